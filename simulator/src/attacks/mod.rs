@@ -1,0 +1,100 @@
+//! Attack injectors. Each scenario entry is one variant, written as a single-key map:
+//!
+//! ```yaml
+//! attacks:
+//!   - dprk-macos-clickfix:
+//!       id: dprk-1
+//!       victim: mac-3
+//!       start: 3h..5h
+//! ```
+//!
+//! Every injector is an iterator of labelled sessions in time order with its own seeded stream.
+
+pub mod dprk_macos;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use crate::scenario::Role;
+use crate::session::Session;
+use crate::units::{Duration, Nanos, Range};
+use crate::world::World;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AttackSpec {
+    DprkMacosClickfix(dprk_macos::Params),
+}
+
+/// Fields every attack has.
+pub struct Common<'a> {
+    pub id: &'a Spanned<String>,
+    /// The device attacked (`GROUP-N`).
+    pub victim: &'a Spanned<String>,
+    /// Offset from the scenario start; drawn from the range per seed.
+    pub start: &'a Spanned<Range<Duration>>,
+}
+
+impl AttackSpec {
+    pub fn common(&self) -> Common<'_> {
+        match self {
+            AttackSpec::DprkMacosClickfix(p) => Common {
+                id: &p.id,
+                victim: &p.victim,
+                start: &p.start,
+            },
+        }
+    }
+
+    /// The name used in truth records and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AttackSpec::DprkMacosClickfix(_) => dprk_macos::NAME,
+        }
+    }
+
+    /// Roles the victim may have, if restricted.
+    pub fn victim_roles(&self) -> Option<&'static [Role]> {
+        match self {
+            AttackSpec::DprkMacosClickfix(_) => Some(&[Role::MacosLaptop]),
+        }
+    }
+
+    /// Parameter checks: (line, column, message).
+    pub fn validate(&self) -> Vec<(u64, u64, String)> {
+        match self {
+            AttackSpec::DprkMacosClickfix(p) => p.validate(),
+        }
+    }
+
+    /// The attack's sessions, in time order.
+    pub fn sessions<'w>(
+        &self,
+        world: &'w World,
+        seed: u64,
+        index: usize,
+        start: Nanos,
+        end: Nanos,
+    ) -> Box<dyn Iterator<Item = Session> + 'w> {
+        match self {
+            AttackSpec::DprkMacosClickfix(p) => Box::new(dprk_macos::Beacon::new(
+                p.clone(),
+                world,
+                seed,
+                index,
+                start,
+                end,
+            )),
+        }
+    }
+}
+
+/// Draws a value uniformly from a duration range.
+pub fn draw_duration(rng: &mut impl rand::Rng, r: Range<Duration>) -> Nanos {
+    use rand::RngExt;
+    if r.min == r.max {
+        r.min.0
+    } else {
+        rng.random_range(r.min.0..=r.max.0)
+    }
+}

@@ -1,0 +1,88 @@
+//! Sessions become packets. Each session renders on its own (seeded by the session), so the
+//! time-ordered merge in `capture` can interleave any number of them deterministically.
+
+mod dns;
+pub mod frame;
+mod http;
+mod tcp;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::session::{Session, SessionKind};
+use crate::units::Nanos;
+
+/// One captured packet.
+#[derive(Clone, Debug)]
+pub struct Packet {
+    pub ts: Nanos,
+    pub data: Vec<u8>,
+    /// Length on the wire; larger than `data.len()` when the capture truncated it.
+    pub orig_len: u32,
+}
+
+/// Transport protocol of a flow, named as Zeek names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// What a rendered session amounts to as one flow (the truth record's facts).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowSummary {
+    pub ts_start: Nanos,
+    pub ts_end: Nanos,
+    pub proto: Proto,
+    pub src_ip: IpAddr,
+    pub src_port: u16,
+    pub dst_ip: IpAddr,
+    pub dst_port: u16,
+    /// Application payload bytes from the originator (Zeek's `orig_bytes`).
+    pub bytes_orig: u64,
+    /// Application payload bytes from the responder (Zeek's `resp_bytes`).
+    pub bytes_resp: u64,
+}
+
+pub struct Rendered {
+    pub packets: Vec<Packet>,
+    /// pcapng comment for every packet of a labelled session.
+    pub comment: Option<Arc<str>>,
+    pub flow: FlowSummary,
+}
+
+pub fn render(s: &Session) -> Rendered {
+    let (packets, bytes_orig, bytes_resp, proto) = match &s.kind {
+        SessionKind::Dns(d) => {
+            let (p, q, a) = dns::render(s, d);
+            (p, q, a, Proto::Udp)
+        }
+        SessionKind::Http(ex) => {
+            let (p, q, a) = tcp::render(s, &http::streams(s, ex));
+            (p, q, a, Proto::Tcp)
+        }
+    };
+    let flow = FlowSummary {
+        ts_start: packets.first().map(|p| p.ts).unwrap_or(s.start),
+        ts_end: packets.last().map(|p| p.ts).unwrap_or(s.start),
+        proto,
+        src_ip: s.client.ip,
+        src_port: s.client.port,
+        dst_ip: s.server.ip,
+        dst_port: s.server.port,
+        bytes_orig,
+        bytes_resp,
+    };
+    let comment = s.label.as_ref().map(|l| {
+        Arc::from(format!(
+            "attack_id={} attack={} stage={} technique={}",
+            l.attack_id, l.attack, l.stage, l.technique
+        ))
+    });
+    Rendered {
+        packets,
+        comment,
+        flow,
+    }
+}

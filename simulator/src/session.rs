@@ -1,0 +1,104 @@
+//! What happens on the network, in protocol terms. Behaviour and attack generators produce
+//! sessions; `render` turns each into packets.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::units::Nanos;
+use crate::world::OsTraits;
+
+/// One end of a session as seen on the wire.
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub ip: IpAddr,
+    pub mac: [u8; 6],
+    pub port: u16,
+}
+
+/// Ground-truth label of a malicious session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub attack_id: Arc<str>,
+    pub attack: &'static str,
+    pub stage: &'static str,
+    /// MITRE ATT&CK technique id, e.g. `T1071.001`.
+    pub technique: &'static str,
+}
+
+/// A session: one conversation between a client and a server.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// When the client sends its first packet.
+    pub start: Nanos,
+    pub client: Host,
+    pub server: Host,
+    /// Traits of the client's OS stack (TTL, MSS, options).
+    pub client_os: OsTraits,
+    pub server_os: OsTraits,
+    /// Round-trip time between the capture point (beside the client) and the server.
+    pub rtt: Nanos,
+    pub kind: SessionKind,
+    pub label: Option<Label>,
+    /// Seed for the renderer's own choices (ISNs, IP ids, think times), so rendering a session
+    /// never depends on what was rendered before it.
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug)]
+pub enum SessionKind {
+    /// A DNS query over UDP and its answer.
+    Dns(DnsExchange),
+    /// A TCP connection carrying HTTP/1.1 request/response pairs.
+    Http(Vec<HttpExchange>),
+}
+
+#[derive(Clone, Debug)]
+pub struct DnsExchange {
+    pub id: u16,
+    pub name: String,
+    pub qtype: DnsType,
+    /// Addresses in the answer; empty means NXDOMAIN.
+    pub answers: Vec<IpAddr>,
+    pub ttl: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DnsType {
+    A,
+    Aaaa,
+}
+
+#[derive(Clone, Debug)]
+pub struct HttpExchange {
+    pub method: &'static str,
+    pub uri: String,
+    /// The `Host` header: a name, or `ip:port` when the client had no hostname.
+    pub host: String,
+    pub user_agent: String,
+    pub request_content_type: Option<&'static str>,
+    pub request_body: Body,
+    pub status: u16,
+    pub response_content_type: &'static str,
+    pub response_body: Body,
+    /// Server processing time before the response starts.
+    pub think: Nanos,
+}
+
+/// An HTTP body: either literal bytes (small, meaningful, e.g. JSON) or a length of filler.
+#[derive(Clone, Debug)]
+pub enum Body {
+    Bytes(Vec<u8>),
+    Filler(u64),
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::Filler(n) => *n,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
