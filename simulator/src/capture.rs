@@ -16,9 +16,7 @@ use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::pcapng::PcapNgWriter;
 use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
-};
+use pcap_file::pcapng::blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption};
 use pcap_file::pcapng::blocks::section_header::{SectionHeaderBlock, SectionHeaderOption};
 use pcap_file::{Endianness, TsResolution};
 
@@ -36,8 +34,7 @@ pub enum CaptureWriter {
 
 impl CaptureWriter {
     pub fn create(path: &Path, format: CaptureFormat) -> Result<Self> {
-        let file =
-            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         let out = BufWriter::with_capacity(1 << 20, file);
         Ok(match format {
             CaptureFormat::Pcapng => {
@@ -45,9 +42,7 @@ impl CaptureWriter {
                 // bytes on every machine.
                 let shb = SectionHeaderBlock {
                     endianness: Endianness::Little,
-                    options: vec![SectionHeaderOption::UserApplication(
-                        "netbehave simulator".into(),
-                    )],
+                    options: vec![SectionHeaderOption::UserApplication("netbehave simulator".into())],
                     ..Default::default()
                 };
                 let mut w = PcapNgWriter::with_section_header(out, shb)?;
@@ -158,10 +153,7 @@ pub fn merge<'a>(
             on_session(&session, &rendered)?;
             stats.sessions += 1;
             if let Some(next) = sources[slot].next() {
-                debug_assert!(
-                    next.start >= session.start,
-                    "source yielded sessions out of order"
-                );
+                debug_assert!(next.start >= session.start, "source yielded sessions out of order");
                 heap.push(Reverse((next.start.max(session.start), slot as u64, slot)));
                 pending[slot] = Some(next);
             }

@@ -40,8 +40,7 @@ pub struct Simulated {
 
 /// Simulates `sc` with `seed` into `out_dir/capture.pcap[ng]` and `out_dir/truth.jsonl`.
 pub fn simulate(sc: &LoadedScenario, seed: u64, out_dir: &Path) -> Result<Simulated> {
-    std::fs::create_dir_all(out_dir)
-        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let s = &sc.scenario;
     let world = World::build(sc, seed);
     let start = s.start.0;
@@ -55,9 +54,7 @@ pub fn simulate(sc: &LoadedScenario, seed: u64, out_dir: &Path) -> Result<Simula
     for (i, a) in s.attacks.iter().enumerate() {
         sources.push(a.sessions(&world, seed, i, start, end));
         let c = a.common();
-        let victim = world
-            .device(&c.victim.value)
-            .context("victim device missing")?;
+        let victim = world.device(&c.victim.value).context("victim device missing")?;
         attacks.push(AttackInfo {
             id: c.id.value.clone(),
             attack: a.kind(),

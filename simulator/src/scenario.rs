@@ -217,10 +217,7 @@ impl LoadedScenario {
     /// Parses and validates scenario text; `path` is used in messages and for the default name.
     pub fn parse(path: &Path, text: &str) -> Result<LoadedScenario, ScenarioErrors> {
         let scenario: Scenario = serde_saphyr::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((0, 0));
+            let (line, column) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
             ScenarioErrors(vec![ScenarioError {
                 file: path.to_owned(),
                 line,
@@ -289,11 +286,7 @@ impl LoadedScenario {
             );
         }
         if s.network.internal.is_empty() {
-            at(
-                0,
-                0,
-                "network.internal must list at least one address block".into(),
-            );
+            at(0, 0, "network.internal must list at least one address block".into());
         }
         let internal: Vec<Cidr> = s.network.internal.iter().map(|c| c.value).collect();
         if let Some(dns) = &s.network.dns_server
@@ -322,11 +315,7 @@ impl LoadedScenario {
                 );
             }
             if names.insert(&g.name.value, (g, g.count.value)).is_some() {
-                at(
-                    l,
-                    c,
-                    format!("device group name `{}` is used twice", g.name.value),
-                );
+                at(l, c, format!("device group name `{}` is used twice", g.name.value));
             }
             let (sl, sc) = loc(&g.subnet.referenced);
             let subnet = g.subnet.value;
@@ -383,11 +372,7 @@ impl LoadedScenario {
                 );
             }
             if !ids.insert(common.id.value.clone()) {
-                at(
-                    l,
-                    c,
-                    format!("attack id `{}` is used twice", common.id.value),
-                );
+                at(l, c, format!("attack id `{}` is used twice", common.id.value));
             }
             let (sl, sc) = loc(&common.start.referenced);
             if common.start.value.max >= s.duration.value {
@@ -429,10 +414,7 @@ impl LoadedScenario {
         }
 
         for e in &s.expect {
-            for (v, what) in [
-                (e.min_recall, "min_recall"),
-                (e.min_precision, "min_precision"),
-            ] {
+            for (v, what) in [(e.min_recall, "min_recall"), (e.min_precision, "min_precision")] {
                 if let Some(v) = v
                     && !(0.0..=1.0).contains(&v)
                 {
@@ -455,16 +437,8 @@ impl LoadedScenario {
                 file: self.path.clone(),
                 line: e.model.referenced.line(),
                 column: e.model.referenced.column(),
-                key: key_path(
-                    &text,
-                    e.model.referenced.line(),
-                    e.model.referenced.column(),
-                ),
-                message: format!(
-                    "unknown model `{}`; known models: {}",
-                    e.model.value,
-                    known.join(", ")
-                ),
+                key: key_path(&text, e.model.referenced.line(), e.model.referenced.column()),
+                message: format!("unknown model `{}`; known models: {}", e.model.value, known.join(", ")),
             })
             .collect()
     }
@@ -483,10 +457,7 @@ fn valid_name(n: &str) -> bool {
 }
 
 /// Resolves `group-N` to the group's role.
-fn resolve_device(
-    names: &BTreeMap<&str, (&DeviceGroup, u32)>,
-    device: &str,
-) -> Result<Role, String> {
+fn resolve_device(names: &BTreeMap<&str, (&DeviceGroup, u32)>, device: &str) -> Result<Role, String> {
     let known = || {
         names
             .iter()
@@ -497,18 +468,10 @@ fn resolve_device(
     let (group, n) = device
         .rsplit_once('-')
         .and_then(|(g, n)| n.parse::<u32>().ok().map(|n| (g, n)))
-        .ok_or_else(|| {
-            format!(
-                "device `{device}` must be written GROUP-N (devices here: {})",
-                known()
-            )
-        })?;
+        .ok_or_else(|| format!("device `{device}` must be written GROUP-N (devices here: {})", known()))?;
     match names.get(group) {
         Some((g, count)) if n >= 1 && n <= *count => Ok(g.role),
-        Some(_) | None => Err(format!(
-            "device `{device}` does not exist (devices here: {})",
-            known()
-        )),
+        Some(_) | None => Err(format!("device `{device}` does not exist (devices here: {})", known())),
     }
 }
 
@@ -534,10 +497,7 @@ pub fn key_path(text: &str, line: u64, column: u64) -> String {
         let trimmed = l.trim_start();
         let indent = l.len() - trimmed.len();
         let (indent, body) = match trimmed.strip_prefix("- ") {
-            Some(rest) => (
-                indent + 2 + (rest.len() - rest.trim_start().len()),
-                rest.trim_start(),
-            ),
+            Some(rest) => (indent + 2 + (rest.len() - rest.trim_start().len()), rest.trim_start()),
             None => (indent, trimmed),
         };
         if body.starts_with('#') {
@@ -581,7 +541,8 @@ mod tests {
 
     #[test]
     fn key_paths_follow_indentation() {
-        let y = "name: a\ndevices:\n  - name: x\n    count: lots\nattacks:\n  - dprk-macos-clickfix:\n      victim: bob\n";
+        let y =
+            "name: a\ndevices:\n  - name: x\n    count: lots\nattacks:\n  - dprk-macos-clickfix:\n      victim: bob\n";
         assert_eq!(key_path(y, 4, 12), "devices.count");
         assert_eq!(key_path(y, 7, 15), "attacks.dprk-macos-clickfix.victim");
         assert_eq!(key_path(y, 1, 1), "name");

@@ -159,10 +159,7 @@ impl TruthWriter {
                     bytes_resp: s.down,
                 })
                 .collect();
-            let start = windows
-                .iter()
-                .map(|w| w.ts_start)
-                .fold(f64::INFINITY, f64::min);
+            let start = windows.iter().map(|w| w.ts_start).fold(f64::INFINITY, f64::min);
             let end = windows.iter().map(|w| w.ts_end).fold(0.0, f64::max);
             let rec = AttackRecord {
                 schema: SCHEMA,

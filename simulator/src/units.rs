@@ -44,20 +44,13 @@ impl FromStr for Duration {
                 .find(|c: char| !(c.is_ascii_digit() || c == '.'))
                 .unwrap_or(rest.len());
             if num_len == 0 {
-                return Err(format!(
-                    "invalid duration `{text}`: expected a number at `{rest}`"
-                ));
+                return Err(format!("invalid duration `{text}`: expected a number at `{rest}`"));
             }
-            let value: f64 = rest[..num_len].parse().map_err(|_| {
-                format!(
-                    "invalid duration `{text}`: bad number `{}`",
-                    &rest[..num_len]
-                )
-            })?;
+            let value: f64 = rest[..num_len]
+                .parse()
+                .map_err(|_| format!("invalid duration `{text}`: bad number `{}`", &rest[..num_len]))?;
             rest = &rest[num_len..];
-            let unit_len = rest
-                .find(|c: char| !c.is_ascii_alphabetic())
-                .unwrap_or(rest.len());
+            let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             let scale = match unit {
                 "ns" => 1e0,
@@ -125,9 +118,7 @@ impl FromStr for ByteSize {
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(text.len());
         if num_len == 0 {
-            return Err(format!(
-                "invalid size `{text}`: write e.g. `512`, `250KiB`, `30MiB`"
-            ));
+            return Err(format!("invalid size `{text}`: write e.g. `512`, `250KiB`, `30MiB`"));
         }
         let value: f64 = text[..num_len]
             .parse()
@@ -175,8 +166,7 @@ pub struct Timestamp(pub Nanos);
 impl FromStr for Timestamp {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad =
-            || format!("invalid timestamp `{s}`: write RFC 3339 UTC like `2026-03-02T08:00:00Z`");
+        let bad = || format!("invalid timestamp `{s}`: write RFC 3339 UTC like `2026-03-02T08:00:00Z`");
         let b = s.trim().as_bytes();
         if b.len() != 20
             || b[4] != b'-'
@@ -326,11 +316,7 @@ impl Cidr {
             IpAddr::V4(_) => 32,
             IpAddr::V6(_) => 128,
         } - u32::from(self.prefix);
-        if bits >= 127 {
-            u128::MAX
-        } else {
-            1u128 << bits
-        }
+        if bits >= 127 { u128::MAX } else { 1u128 << bits }
     }
 
     /// The `n`th address of the block (0 is the network address).
@@ -352,9 +338,10 @@ impl Cidr {
 impl FromStr for Cidr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (a, p) = s.trim().split_once('/').ok_or_else(|| {
-            format!("invalid CIDR `{s}`: expected ADDRESS/PREFIX like `10.0.0.0/16`")
-        })?;
+        let (a, p) = s
+            .trim()
+            .split_once('/')
+            .ok_or_else(|| format!("invalid CIDR `{s}`: expected ADDRESS/PREFIX like `10.0.0.0/16`"))?;
         let addr: IpAddr = a
             .parse()
             .map_err(|_| format!("invalid CIDR `{s}`: `{a}` is not an IP address"))?;
@@ -370,9 +357,7 @@ impl FromStr for Cidr {
         let cidr = Cidr { addr, prefix };
         // Host bits set usually means a typo (10.0.0.1/16 for 10.0.0.0/16): refuse rather than guess.
         if !cidr.network_matches() {
-            return Err(format!(
-                "invalid CIDR `{s}`: host bits are set below /{prefix}"
-            ));
+            return Err(format!("invalid CIDR `{s}`: host bits are set below /{prefix}"));
         }
         Ok(cidr)
     }
@@ -430,9 +415,7 @@ impl<T: FromStr<Err = String> + PartialOrd + Copy> FromStr for Range<T> {
             Some((a, b)) => {
                 let (min, max) = (a.trim().parse::<T>()?, b.trim().parse::<T>()?);
                 if min > max {
-                    return Err(format!(
-                        "invalid range `{s}`: the lower bound is above the upper"
-                    ));
+                    return Err(format!("invalid range `{s}`: the lower bound is above the upper"));
                 }
                 Ok(Range { min, max })
             }
@@ -459,10 +442,7 @@ pub struct Real(pub f64);
 impl FromStr for Real {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let v: f64 = s
-            .trim()
-            .parse()
-            .map_err(|_| format!("invalid number `{s}`"))?;
+        let v: f64 = s.trim().parse().map_err(|_| format!("invalid number `{s}`"))?;
         if !v.is_finite() {
             return Err(format!("invalid number `{s}`"));
         }
@@ -536,24 +516,12 @@ macro_rules! scalar_serde {
 
 scalar_serde!(Duration, "a duration such as `90s`, `15m`, `2d`");
 scalar_serde!(ByteSize, "a size such as `512`, `250KiB`, `30MiB`");
-scalar_serde!(
-    Timestamp,
-    "an RFC 3339 UTC time such as `2026-03-02T08:00:00Z`"
-);
+scalar_serde!(Timestamp, "an RFC 3339 UTC time such as `2026-03-02T08:00:00Z`");
 scalar_serde!(Cidr, "an address block such as `10.0.0.0/16`");
-scalar_serde!(
-    Range<Duration>,
-    "a duration or range such as `60s` or `30s..120s`"
-);
-scalar_serde!(
-    Range<ByteSize>,
-    "a size or range such as `1MiB` or `50KB..20MB`"
-);
+scalar_serde!(Range<Duration>, "a duration or range such as `60s` or `30s..120s`");
+scalar_serde!(Range<ByteSize>, "a size or range such as `1MiB` or `50KB..20MB`");
 scalar_serde!(Range<Real>, "a number or range such as `0.2` or `0..0.3`");
-scalar_serde!(
-    Range<Int>,
-    "a whole number or range such as `8443` or `6000..7000`"
-);
+scalar_serde!(Range<Int>, "a whole number or range such as `8443` or `6000..7000`");
 
 #[cfg(test)]
 mod tests {
@@ -562,30 +530,13 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!("90s".parse::<Duration>().unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            "1h30m".parse::<Duration>().unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            "2d".parse::<Duration>().unwrap(),
-            Duration::from_secs(172_800)
-        );
+        assert_eq!("1h30m".parse::<Duration>().unwrap(), Duration::from_secs(5400));
+        assert_eq!("2d".parse::<Duration>().unwrap(), Duration::from_secs(172_800));
         assert_eq!("250ms".parse::<Duration>().unwrap(), Duration(250_000_000));
-        assert_eq!(
-            "1.5h".parse::<Duration>().unwrap(),
-            Duration::from_secs(5400)
-        );
+        assert_eq!("1.5h".parse::<Duration>().unwrap(), Duration::from_secs(5400));
         assert!("lots".parse::<Duration>().unwrap_err().contains("lots"));
-        assert!(
-            "90".parse::<Duration>()
-                .unwrap_err()
-                .contains("missing unit")
-        );
-        assert!(
-            "5q".parse::<Duration>()
-                .unwrap_err()
-                .contains("unknown unit `q`")
-        );
+        assert!("90".parse::<Duration>().unwrap_err().contains("missing unit"));
+        assert!("5q".parse::<Duration>().unwrap_err().contains("unknown unit `q`"));
         assert!("99999999999d".parse::<Duration>().is_err());
         assert_eq!(Duration::from_secs(5400).to_string(), "1h30m");
     }
@@ -616,12 +567,7 @@ mod tests {
         assert!(c.contains("10.20.3.4".parse().unwrap()));
         assert!(!c.contains("10.21.0.1".parse().unwrap()));
         assert_eq!(c.nth(10), Some("10.20.0.10".parse().unwrap()));
-        assert!(
-            "10.20.0.1/16"
-                .parse::<Cidr>()
-                .unwrap_err()
-                .contains("host bits")
-        );
+        assert!("10.20.0.1/16".parse::<Cidr>().unwrap_err().contains("host bits"));
         assert!("10.20.0.0/33".parse::<Cidr>().is_err());
         assert!("10.20.0.0".parse::<Cidr>().is_err());
         let v6: Cidr = "fd00:1::/64".parse().unwrap();
@@ -631,10 +577,7 @@ mod tests {
     #[test]
     fn ranges() {
         let r: Range<Duration> = "30s..120s".parse().unwrap();
-        assert_eq!(
-            (r.min, r.max),
-            (Duration::from_secs(30), Duration::from_secs(120))
-        );
+        assert_eq!((r.min, r.max), (Duration::from_secs(30), Duration::from_secs(120)));
         assert!("120s..30s".parse::<Range<Duration>>().is_err());
         let j: Range<Real> = "0.2".parse().unwrap();
         assert_eq!(j.min, j.max);

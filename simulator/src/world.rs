@@ -114,13 +114,11 @@ const POPULAR: &[&str] = &[
 ];
 
 const SYLLABLES: &[&str] = &[
-    "al", "bo", "cor", "da", "el", "fin", "gra", "ho", "in", "jo", "ka", "lum", "mar", "no", "or",
-    "pel", "qui", "ros", "sa", "tor", "ul", "ven", "wil", "xan", "yor", "zen", "tech", "shop",
-    "blog", "news", "cloud", "data", "home", "craft", "garden", "travel",
+    "al", "bo", "cor", "da", "el", "fin", "gra", "ho", "in", "jo", "ka", "lum", "mar", "no", "or", "pel", "qui", "ros",
+    "sa", "tor", "ul", "ven", "wil", "xan", "yor", "zen", "tech", "shop", "blog", "news", "cloud", "data", "home",
+    "craft", "garden", "travel",
 ];
-const TLDS: &[&str] = &[
-    "com", "net", "org", "io", "co.uk", "de", "fr", "info", "dev", "app",
-];
+const TLDS: &[&str] = &["com", "net", "org", "io", "co.uk", "de", "fr", "info", "dev", "app"];
 
 /// Number of long-tail sites; with Zipf weights most are visited rarely, by one or two devices.
 const LONG_TAIL: usize = 400;
@@ -168,8 +166,7 @@ impl World {
                 weight: 30.0 / (1.0 + i as f64 * 0.35),
             })
             .collect();
-        let mut seen: std::collections::HashSet<String> =
-            sites.iter().map(|s| s.name.clone()).collect();
+        let mut seen: std::collections::HashSet<String> = sites.iter().map(|s| s.name.clone()).collect();
         let mut rank = 1.0;
         while sites.len() < POPULAR.len() + LONG_TAIL {
             let parts = rng.random_range(2..=3);
@@ -197,11 +194,7 @@ impl World {
                 weight: 0.0,
             });
         }
-        let by_name = sites
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.clone(), i))
-            .collect();
+        let by_name = sites.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
         let mut acc = 0.0;
         let cumulative = sites
             .iter()
@@ -225,9 +218,7 @@ impl World {
     pub fn pick_site(&self, rng: &mut impl rand::Rng) -> usize {
         let total = *self.cumulative.last().unwrap_or(&1.0);
         let x = rng.random_range(0.0..total);
-        self.cumulative
-            .partition_point(|&c| c <= x)
-            .min(self.sites.len() - 1)
+        self.cumulative.partition_point(|&c| c <= x).min(self.sites.len() - 1)
     }
 
     pub fn site_by_name(&self, name: &str) -> Option<usize> {

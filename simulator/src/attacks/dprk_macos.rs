@@ -90,10 +90,7 @@ impl Params {
             errs.push((
                 j.referenced.line(),
                 j.referenced.column(),
-                format!(
-                    "jitter {} must be within 0..1 (a fraction of the interval)",
-                    j.value
-                ),
+                format!("jitter {} must be within 0..1 (a fraction of the interval)", j.value),
             ));
         }
         errs
@@ -127,9 +124,7 @@ impl<'w> Beacon<'w> {
         scenario_end: Nanos,
     ) -> Self {
         let mut rng = stream(seed, NAME, index as u64);
-        let victim = world
-            .device(&p.victim.value)
-            .expect("validated: victim exists");
+        let victim = world.device(&p.victim.value).expect("validated: victim exists");
         let start = scenario_start + draw_duration(&mut rng, p.start.value);
         let c2 = p.c2_ip.unwrap_or_else(|| IpAddr::V4(public_ipv4(&mut rng)));
         let port = match &p.c2_port {
@@ -138,10 +133,10 @@ impl<'w> Beacon<'w> {
         };
         let interval = draw_duration(
             &mut rng,
-            p.interval.as_ref().map(|s| s.value).unwrap_or(Range::new(
-                Duration::from_secs(30),
-                Duration::from_secs(120),
-            )),
+            p.interval
+                .as_ref()
+                .map(|s| s.value)
+                .unwrap_or(Range::new(Duration::from_secs(30), Duration::from_secs(120))),
         );
         let jr = p
             .jitter
@@ -214,10 +209,7 @@ impl Iterator for Beacon<'_> {
         );
         // Most polls get an empty task list; now and then a task comes back.
         let response = if self.rng.random_bool(0.05) {
-            format!(
-                "{{\"task\":\"{}\"}}",
-                "A".repeat(self.rng.random_range(200..2000))
-            )
+            format!("{{\"task\":\"{}\"}}", "A".repeat(self.rng.random_range(200..2000)))
         } else {
             "{\"task\":null}".to_string()
         };
@@ -243,11 +235,7 @@ impl Iterator for Beacon<'_> {
                     IpAddr::V4(a) => format!("{a}:{}", self.port),
                     IpAddr::V6(a) => format!("[{a}]:{}", self.port),
                 },
-                user_agent: self
-                    .p
-                    .user_agent
-                    .clone()
-                    .unwrap_or_else(|| "curl/8.7.1".into()),
+                user_agent: self.p.user_agent.clone().unwrap_or_else(|| "curl/8.7.1".into()),
                 request_content_type: Some("application/json"),
                 request_body: Body::Bytes(body.into_bytes()),
                 status: 200,

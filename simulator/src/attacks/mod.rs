@@ -77,14 +77,9 @@ impl AttackSpec {
         end: Nanos,
     ) -> Box<dyn Iterator<Item = Session> + 'w> {
         match self {
-            AttackSpec::DprkMacosClickfix(p) => Box::new(dprk_macos::Beacon::new(
-                p.clone(),
-                world,
-                seed,
-                index,
-                start,
-                end,
-            )),
+            AttackSpec::DprkMacosClickfix(p) => {
+                Box::new(dprk_macos::Beacon::new(p.clone(), world, seed, index, start, end))
+            }
         }
     }
 }

@@ -56,12 +56,7 @@ fn periodic_job(role: Role) -> (&'static str, &'static str, &'static str, u64) {
             "/content/catalogs/others/index-15.merged-1.sucatalog",
             3600,
         ),
-        Role::WindowsDesktop => (
-            "update.microsoft.com",
-            "GET",
-            "/v6/ClientWebService/client.asmx",
-            3600,
-        ),
+        Role::WindowsDesktop => ("update.microsoft.com", "GET", "/v6/ClientWebService/client.asmx", 3600),
         Role::LinuxServer | Role::CloudWebVm | Role::CloudWafVm => (
             "deb.debian.org",
             "GET",
@@ -69,12 +64,7 @@ fn periodic_job(role: Role) -> (&'static str, &'static str, &'static str, u64) {
             6 * 3600,
         ),
         // Printers phone home with a status POST: a benign periodic POST to a named host.
-        Role::PrinterIot => (
-            "printer-status.hpconnected.com",
-            "POST",
-            "/api/v1/status",
-            900,
-        ),
+        Role::PrinterIot => ("printer-status.hpconnected.com", "POST", "/api/v1/status", 900),
     }
 }
 
@@ -129,9 +119,7 @@ impl<'w> DeviceLife<'w> {
 
     fn exp_gap(&mut self) -> Nanos {
         let rate_per_s = peak_rate_per_hour(self.dev.role) / 3600.0;
-        let gap_s: f64 = Exp::new(rate_per_s)
-            .map(|d| d.sample(&mut self.rng))
-            .unwrap_or(3600.0);
+        let gap_s: f64 = Exp::new(rate_per_s).map(|d| d.sample(&mut self.rng)).unwrap_or(3600.0);
         (gap_s * NS_PER_SEC as f64) as Nanos + 1
     }
 
@@ -178,12 +166,7 @@ impl<'w> DeviceLife<'w> {
                     .min(2e6) as u64;
                 if i > 0 && self.rng.random_bool(0.08) {
                     let form = self.rng.random_range(200..3000);
-                    reqs.push((
-                        "POST",
-                        "/submit".to_string(),
-                        Body::Filler(form),
-                        size.min(5000),
-                    ));
+                    reqs.push(("POST", "/submit".to_string(), Body::Filler(form), size.min(5000)));
                 } else {
                     let uri = if i == 0 {
                         "/".to_string()

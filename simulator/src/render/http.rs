@@ -57,7 +57,8 @@ fn append_body(out: &mut Vec<u8>, body: &Body) {
         Body::Bytes(b) => out.extend_from_slice(b),
         Body::Filler(n) => {
             // Printable filler: an HTML-ish text stream, cheap to make and harmless to decoders.
-            const TEXT: &[u8] = b"<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.</p>\n";
+            const TEXT: &[u8] =
+                b"<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.</p>\n";
             let n = *n as usize;
             out.reserve(n);
             let mut left = n;

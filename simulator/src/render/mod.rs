@@ -80,9 +80,5 @@ pub fn render(s: &Session) -> Rendered {
             l.attack_id, l.attack, l.stage, l.technique
         ))
     });
-    Rendered {
-        packets,
-        comment,
-        flow,
-    }
+    Rendered { packets, comment, flow }
 }

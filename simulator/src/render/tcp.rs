@@ -114,11 +114,7 @@ impl Conv<'_> {
         let mss = mss.max(1);
         let n = bytes.len().div_ceil(mss);
         let rtt = self.s.rtt;
-        let receiver = if from_client {
-            self.server.os
-        } else {
-            self.client.os
-        };
+        let receiver = if from_client { self.server.os } else { self.client.os };
         let window = effective_window(receiver);
         // (time from which the sender may use it, as seen at the capture point; bytes acked)
         let mut acks: Vec<(Nanos, u64)> = Vec::new();
@@ -135,11 +131,7 @@ impl Conv<'_> {
             {
                 ts = ts.max(ok);
             }
-            let control = if last {
-                TcpControl::Psh
-            } else {
-                TcpControl::None
-            };
+            let control = if last { TcpControl::Psh } else { TcpControl::None };
             let snap = off >= SNAP_AFTER;
             self.emit(from_client, ts, control, chunk, false, None, snap);
             // Delayed ACK: every second segment. The capture sits beside the client, so a
@@ -150,28 +142,12 @@ impl Conv<'_> {
                 if from_client {
                     if !last {
                         let acked = self.client.seq;
-                        self.emit(
-                            false,
-                            ts + rtt,
-                            TcpControl::None,
-                            &[],
-                            false,
-                            Some(acked),
-                            false,
-                        );
+                        self.emit(false, ts + rtt, TcpControl::None, &[], false, Some(acked), false);
                     }
                     acks.push((ts + rtt, end));
                 } else {
                     let acked = self.server.seq;
-                    self.emit(
-                        true,
-                        ts + STACK_DELAY,
-                        TcpControl::None,
-                        &[],
-                        false,
-                        Some(acked),
-                        false,
-                    );
+                    self.emit(true, ts + STACK_DELAY, TcpControl::None, &[], false, Some(acked), false);
                     acks.push((ts + STACK_DELAY + rtt, end));
                 }
             }

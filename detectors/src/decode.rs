@@ -1,0 +1,177 @@
+//! Link, network and transport decoding of one frame (etherparse, lax mode so that frames cut
+//! by a snap length still give their headers).
+//!
+//! Contract: never panics; a frame that cannot be decoded is reported as a [`Skip`] reason.
+
+use std::net::IpAddr;
+
+use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use pcap_parser::Linktype;
+
+/// TCP header facts the flow table needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpInfo {
+    pub syn: bool,
+    pub ack: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub seq: u32,
+    pub ack_no: u32,
+}
+
+/// A decoded IP packet.
+#[derive(Clone, Debug)]
+pub struct Packet<'a> {
+    pub ts: u64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, …).
+    pub proto: u8,
+    /// Ports; for ICMP, type and code as Zeek and Community ID use them.
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub tcp: Option<TcpInfo>,
+    /// Transport payload as captured (may be shorter than on the wire).
+    pub payload: &'a [u8],
+    /// Transport payload length on the wire.
+    pub payload_len: u32,
+    /// IP packet length on the wire (header included).
+    pub ip_len: u32,
+}
+
+/// Why a frame yields no packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Not IP (ARP, LLDP, …).
+    NotIp,
+    /// A non-first IP fragment.
+    Fragment,
+    /// The headers themselves are cut or malformed.
+    Truncated,
+    UnsupportedLinktype(i32),
+}
+
+pub fn decode(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Packet<'_>, Skip> {
+    let sliced = match linktype {
+        Linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
+        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => {
+            LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Truncated)?
+        }
+        Linktype::LINUX_SLL => {
+            // 16-byte cooked header; protocol (an EtherType) in the last two bytes.
+            let proto = data.get(14..16).ok_or(Skip::Truncated)?;
+            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), &data[16..])
+        }
+        Linktype::LINUX_SLL2 => {
+            // 20-byte cooked header v2; protocol first.
+            let proto = data.get(0..2).ok_or(Skip::Truncated)?;
+            let rest = data.get(20..).ok_or(Skip::Truncated)?;
+            LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), rest)
+        }
+        Linktype::NULL | Linktype::LOOP => {
+            // BSD loopback: a 4-byte address family, host order for NULL, network for LOOP.
+            let fam = data.get(0..4).ok_or(Skip::Truncated)?;
+            let (le, be) = (
+                u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]),
+                u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]),
+            );
+            let family = if linktype == Linktype::LOOP {
+                be
+            } else if le < 256 {
+                le
+            } else {
+                be
+            };
+            match family {
+                2 | 24 | 28 | 30 => LaxSlicedPacket::from_ip(&data[4..]).map_err(|_| Skip::Truncated)?,
+                _ => return Err(Skip::NotIp),
+            }
+        }
+        other => return Err(Skip::UnsupportedLinktype(other.0)),
+    };
+    let (src, dst, proto, declared, fragment) = match &sliced.net {
+        Some(LaxNetSlice::Ipv4(v4)) => {
+            let h = v4.header();
+            let total = u32::from(h.total_len());
+            let ihl = u32::from(h.ihl()) * 4;
+            let frag = h.is_fragmenting_payload() && h.fragments_offset().value() != 0;
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+                v4.payload().ip_number.0,
+                (total, total.saturating_sub(ihl)),
+                frag,
+            )
+        }
+        Some(LaxNetSlice::Ipv6(v6)) => {
+            let h = v6.header();
+            let ext = v6.extensions().slice().len() as u32;
+            let plen = u32::from(h.payload_length());
+            let frag = v6.payload().fragmented && v6.extensions().is_fragmenting_payload();
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+                v6.payload().ip_number.0,
+                (plen + 40, plen.saturating_sub(ext)),
+                frag,
+            )
+        }
+        Some(LaxNetSlice::Arp(_)) | None => return Err(Skip::NotIp),
+    };
+    if fragment {
+        return Err(Skip::Fragment);
+    }
+    let (ip_len, l4_len) = declared;
+    let mut p = Packet {
+        ts,
+        src,
+        dst,
+        proto,
+        src_port: 0,
+        dst_port: 0,
+        tcp: None,
+        payload: &[],
+        payload_len: 0,
+        ip_len,
+    };
+    match &sliced.transport {
+        Some(TransportSlice::Tcp(t)) => {
+            p.src_port = t.source_port();
+            p.dst_port = t.destination_port();
+            p.tcp = Some(TcpInfo {
+                syn: t.syn(),
+                ack: t.ack(),
+                fin: t.fin(),
+                rst: t.rst(),
+                seq: t.sequence_number(),
+                ack_no: t.acknowledgment_number(),
+            });
+            p.payload = t.payload();
+            p.payload_len = l4_len.saturating_sub(u32::from(t.data_offset()) * 4);
+        }
+        Some(TransportSlice::Udp(u)) => {
+            p.src_port = u.source_port();
+            p.dst_port = u.destination_port();
+            p.payload = u.payload();
+            p.payload_len = u32::from(u.length()).saturating_sub(8);
+        }
+        Some(TransportSlice::Icmpv4(i)) => {
+            p.src_port = u16::from(i.type_u8());
+            p.dst_port = u16::from(i.code_u8());
+            p.payload_len = l4_len.saturating_sub(8);
+        }
+        Some(TransportSlice::Icmpv6(i)) => {
+            p.src_port = u16::from(i.type_u8());
+            p.dst_port = u16::from(i.code_u8());
+            p.payload_len = l4_len.saturating_sub(8);
+        }
+        // Transport header cut off or another protocol: a flow by addresses only.
+        _ => {
+            if matches!(proto, 6 | 17) {
+                return Err(Skip::Truncated);
+            }
+            p.payload_len = l4_len;
+        }
+    }
+    Ok(p)
+}

@@ -1,0 +1,368 @@
+//! Bidirectional flows with Zeek's semantics: the originator is the side that sent the first
+//! SYN (or the first packet), `conn_state` and `history` follow Zeek's conn.log vocabulary, and
+//! TCP byte counts come from sequence numbers, so snap-length-truncated captures still count
+//! every byte.
+
+pub mod community_id;
+mod tcp;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+pub use community_id::community_id;
+pub use tcp::TcpEndpoint;
+
+use crate::decode::Packet;
+
+/// A flow's identity: the originator's and responder's address and port, and the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowId {
+    pub orig: IpAddr,
+    pub orig_port: u16,
+    pub resp: IpAddr,
+    pub resp_port: u16,
+    pub proto: u8,
+}
+
+impl FlowId {
+    pub fn proto_name(&self) -> &'static str {
+        match self.proto {
+            6 => "tcp",
+            17 => "udp",
+            1 | 58 => "icmp",
+            _ => "unknown_transport",
+        }
+    }
+}
+
+/// Direction-free key of the flow table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Key {
+    lo: (IpAddr, u16),
+    hi: (IpAddr, u16),
+    proto: u8,
+}
+
+impl Key {
+    fn of(p: &Packet<'_>) -> Key {
+        let a = (p.src, p.src_port);
+        let b = (p.dst, p.dst_port);
+        if a <= b {
+            Key {
+                lo: a,
+                hi: b,
+                proto: p.proto,
+            }
+        } else {
+            Key {
+                lo: b,
+                hi: a,
+                proto: p.proto,
+            }
+        }
+    }
+}
+
+/// Per-direction counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DirStats {
+    pub pkts: u64,
+    pub ip_bytes: u64,
+    /// Non-TCP payload bytes (TCP uses sequence numbers instead).
+    pub payload_bytes: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Flow {
+    pub id: FlowId,
+    /// Zeek-style unique id (`C` + base62), derived from a counter: reproducible per capture.
+    pub uid: String,
+    pub community_id: String,
+    pub ts_first: u64,
+    pub ts_last: u64,
+    pub orig: DirStats,
+    pub resp: DirStats,
+    pub orig_tcp: TcpEndpoint,
+    pub resp_tcp: TcpEndpoint,
+    /// Zeek history letters (upper case: originator; lower case: responder).
+    pub history: String,
+    /// Application protocol recognised in the flow (`http`, `dns`).
+    pub service: Option<&'static str>,
+    pub app: crate::proto::AppState,
+}
+
+impl Flow {
+    /// Zeek's `orig_bytes`.
+    pub fn orig_bytes(&self) -> u64 {
+        if self.id.proto == 6 {
+            self.orig_tcp.bytes()
+        } else {
+            self.orig.payload_bytes
+        }
+    }
+
+    /// Zeek's `resp_bytes`.
+    pub fn resp_bytes(&self) -> u64 {
+        if self.id.proto == 6 {
+            self.resp_tcp.bytes()
+        } else {
+            self.resp.payload_bytes
+        }
+    }
+
+    pub fn duration_ns(&self) -> u64 {
+        self.ts_last - self.ts_first
+    }
+
+    /// Zeek's `conn_state`.
+    pub fn conn_state(&self) -> &'static str {
+        if self.id.proto == 6 {
+            tcp::conn_state(&self.orig_tcp, &self.resp_tcp)
+        } else if self.resp.pkts == 0 {
+            "S0"
+        } else if self.orig.pkts == 0 {
+            "SHR"
+        } else {
+            "SF"
+        }
+    }
+
+    fn add_history(&mut self, letter: char) {
+        if !self.history.contains(letter) {
+            self.history.push(letter);
+        }
+    }
+
+    /// True once both sides closed or either reset: the next SYN on this tuple is a new flow.
+    fn closed(&self) -> bool {
+        self.id.proto == 6 && ((self.orig_tcp.fin && self.resp_tcp.fin) || self.orig_tcp.rst || self.resp_tcp.rst)
+    }
+}
+
+/// What the table did with a packet.
+pub struct Update {
+    /// Index of the flow in the table's slab.
+    pub flow: FlowRef,
+    pub from_orig: bool,
+    /// The packet started this flow.
+    pub new: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowRef(usize);
+
+/// Inactivity timeouts, as Zeek's defaults.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub tcp: u64,
+    pub udp: u64,
+    pub other: u64,
+    /// How long a closed TCP flow lingers for stray packets.
+    pub closed: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        const S: u64 = 1_000_000_000;
+        Timeouts {
+            tcp: 300 * S,
+            udp: 60 * S,
+            other: 60 * S,
+            closed: 5 * S,
+        }
+    }
+}
+
+pub struct FlowTable {
+    map: HashMap<Key, usize>,
+    slab: Vec<Option<Flow>>,
+    free: Vec<usize>,
+    next_uid: u64,
+    timeouts: Timeouts,
+    last_sweep: u64,
+}
+
+impl FlowTable {
+    pub fn new(timeouts: Timeouts) -> Self {
+        FlowTable {
+            map: HashMap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            next_uid: 1,
+            timeouts,
+            last_sweep: 0,
+        }
+    }
+
+    pub fn get(&self, r: FlowRef) -> &Flow {
+        self.slab[r.0].as_ref().expect("live flow reference")
+    }
+
+    pub fn get_mut(&mut self, r: FlowRef) -> &mut Flow {
+        self.slab[r.0].as_mut().expect("live flow reference")
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Accounts `p` to its flow; flows it ends (a reused tuple) are passed to `ended`.
+    pub fn update(&mut self, p: &Packet<'_>, ended: &mut impl FnMut(Flow)) -> Update {
+        let key = Key::of(p);
+        let syn_only = p.tcp.is_some_and(|t| t.syn && !t.ack);
+        if let Some(&idx) = self.map.get(&key) {
+            let f = self.slab[idx].as_ref().expect("mapped flows are live");
+            // A fresh SYN on a closed connection's tuple starts a new connection (port reuse,
+            // or a retried SYN after a RST — Zeek logs each rejected attempt).
+            if syn_only && f.closed() {
+                let done = self.remove(idx, key);
+                ended(done);
+            } else {
+                let from_orig = f.id.orig == p.src && f.id.orig_port == p.src_port;
+                self.account(idx, p, from_orig);
+                return Update {
+                    flow: FlowRef(idx),
+                    from_orig,
+                    new: false,
+                };
+            }
+        }
+        // A SYN-ACK as the first packet means we missed the SYN: the sender is the responder.
+        let flipped = p.tcp.is_some_and(|t| t.syn && t.ack);
+        let (orig, orig_port, resp, resp_port) = if flipped {
+            (p.dst, p.dst_port, p.src, p.src_port)
+        } else {
+            (p.src, p.src_port, p.dst, p.dst_port)
+        };
+        let id = FlowId {
+            orig,
+            orig_port,
+            resp,
+            resp_port,
+            proto: p.proto,
+        };
+        let flow = Flow {
+            id,
+            uid: uid(self.next_uid),
+            community_id: community_id(0, p.proto, orig, orig_port, resp, resp_port),
+            ts_first: p.ts,
+            ts_last: p.ts,
+            orig: DirStats::default(),
+            resp: DirStats::default(),
+            orig_tcp: TcpEndpoint::default(),
+            resp_tcp: TcpEndpoint::default(),
+            history: String::new(),
+            service: None,
+            app: Default::default(),
+        };
+        self.next_uid += 1;
+        let idx = self.free.pop().unwrap_or_else(|| {
+            self.slab.push(None);
+            self.slab.len() - 1
+        });
+        self.slab[idx] = Some(flow);
+        self.map.insert(key, idx);
+        self.account(idx, p, !flipped);
+        Update {
+            flow: FlowRef(idx),
+            from_orig: !flipped,
+            new: true,
+        }
+    }
+
+    fn account(&mut self, idx: usize, p: &Packet<'_>, from_orig: bool) {
+        let f = self.slab[idx].as_mut().expect("live flow");
+        f.ts_last = f.ts_last.max(p.ts);
+        let d = if from_orig { &mut f.orig } else { &mut f.resp };
+        d.pkts += 1;
+        d.ip_bytes += u64::from(p.ip_len);
+        if let Some(t) = p.tcp {
+            let letters = {
+                let (me, peer) = if from_orig {
+                    (&mut f.orig_tcp, &f.resp_tcp)
+                } else {
+                    (&mut f.resp_tcp, &f.orig_tcp)
+                };
+                me.observe(&t, p.payload_len, peer)
+            };
+            for l in letters {
+                f.add_history(if from_orig { l.to_ascii_uppercase() } else { l });
+            }
+        } else {
+            d.payload_bytes += u64::from(p.payload_len);
+            if p.payload_len > 0 {
+                f.add_history(if from_orig { 'D' } else { 'd' });
+            }
+        }
+    }
+
+    fn remove(&mut self, idx: usize, key: Key) -> Flow {
+        self.map.remove(&key);
+        self.free.push(idx);
+        self.slab[idx].take().expect("live flow")
+    }
+
+    /// Ends flows idle past their timeout at capture time `now` (checked at most once per
+    /// second of capture time).
+    pub fn expire(&mut self, now: u64, ended: &mut impl FnMut(Flow)) {
+        if now < self.last_sweep + 1_000_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let t = self.timeouts;
+        let mut dead: Vec<(Key, usize)> = self
+            .map
+            .iter()
+            .filter(|&(_, &i)| {
+                let f = self.slab[i].as_ref().expect("live");
+                let limit = if f.closed() {
+                    t.closed
+                } else {
+                    match f.id.proto {
+                        6 => t.tcp,
+                        17 => t.udp,
+                        _ => t.other,
+                    }
+                };
+                now.saturating_sub(f.ts_last) > limit
+            })
+            .map(|(k, &i)| (*k, i))
+            .collect();
+        // Deterministic output order: by start time, then uid.
+        dead.sort_by_key(|&(_, i)| {
+            let f = self.slab[i].as_ref().expect("live");
+            (f.ts_first, f.uid.len(), f.uid.clone())
+        });
+        for (k, i) in dead {
+            let f = self.remove(i, k);
+            ended(f);
+        }
+    }
+
+    /// Ends every remaining flow (end of capture), oldest first.
+    pub fn drain(&mut self, ended: &mut impl FnMut(Flow)) {
+        let mut all: Vec<Flow> = self.slab.drain(..).flatten().collect();
+        self.map.clear();
+        self.free.clear();
+        all.sort_by_key(|f| (f.ts_first, f.uid.len(), f.uid.clone()));
+        for f in all {
+            ended(f);
+        }
+    }
+}
+
+/// `C` followed by a base62 counter, shaped like Zeek's uids.
+fn uid(n: u64) -> String {
+    const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut x = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | (1 << 63);
+    let mut s = String::from("C");
+    while x > 0 {
+        s.push(DIGITS[(x % 62) as usize] as char);
+        x /= 62;
+    }
+    s
+}

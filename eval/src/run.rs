@@ -1,0 +1,159 @@
+//! One scenario end to end: simulate → detect → score → check `expect:`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use simulator::scenario::LoadedScenario;
+
+use crate::score::{ModelScore, score};
+use crate::truth;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExpectOutcome {
+    pub passed: bool,
+    pub failures: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub file: String,
+    pub seed: u64,
+    pub devices: u32,
+    pub device_days: f64,
+    pub attacks: usize,
+    pub packets: u64,
+    pub truth_flows: u64,
+    pub models: Vec<ModelScore>,
+    pub expect: ExpectOutcome,
+    /// Where the capture, truth and alerts of this run are.
+    #[serde(skip)]
+    pub dir: PathBuf,
+    /// Wall-clock seconds (printed, not saved: results.json stays reproducible).
+    #[serde(skip)]
+    pub elapsed_s: f64,
+}
+
+pub struct RunOptions {
+    pub seed: Option<u64>,
+    pub thresholds: detectors::config::Thresholds,
+}
+
+pub fn run(sc: &LoadedScenario, out_root: &Path, opts: &RunOptions) -> Result<ScenarioResult> {
+    let started = Instant::now();
+    let s = &sc.scenario;
+    let seed = opts.seed.unwrap_or(s.seed);
+    let dir = out_root.join(&sc.name);
+    let sim = simulator::simulate(sc, seed, &dir).with_context(|| format!("{}: simulation failed", sc.name))?;
+    let internal = s
+        .network
+        .internal
+        .iter()
+        .map(|c| {
+            c.value
+                .to_string()
+                .parse::<detectors::net::Cidr>()
+                .map_err(anyhow::Error::msg)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let det_opts = detectors::Options {
+        internal,
+        learning_secs: s.learning().0 / 1_000_000_000,
+        thresholds: opts.thresholds.clone(),
+        zeek_logs: true,
+    };
+    let summary =
+        detectors::run(&sim.capture, &dir, &det_opts).with_context(|| format!("{}: detection failed", sc.name))?;
+    if let Some(e) = summary.capture_error {
+        anyhow::bail!("{}: the simulated capture is damaged: {e}", sc.name);
+    }
+    let truth = truth::read(&sim.truth)?;
+    let alerts = read_alerts(&summary.alerts_path)?;
+    let devices = sc.device_count();
+    let device_days = f64::from(devices) * s.duration.value.as_secs_f64() / 86_400.0;
+    let names = detectors::models::names();
+    let models = score(&truth, &alerts, &names, device_days);
+    let expect = check(sc, &models);
+    Ok(ScenarioResult {
+        name: sc.name.clone(),
+        file: sc.path.display().to_string(),
+        seed,
+        devices,
+        device_days,
+        attacks: truth.attacks.len(),
+        packets: sim.packets,
+        truth_flows: sim.truth_flows,
+        models,
+        expect,
+        dir,
+        elapsed_s: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn read_alerts(path: &Path) -> Result<Vec<detectors::alert::Alert>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1)))
+        .collect()
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into())
+}
+
+/// Checks the scenario's `expect:` entries against the scores.
+pub fn check(sc: &LoadedScenario, models: &[ModelScore]) -> ExpectOutcome {
+    let mut failures = Vec::new();
+    for e in &sc.scenario.expect {
+        let name = &e.model.value;
+        let Some(m) = models.iter().find(|m| &m.model == name) else {
+            failures.push(format!("{name}: no such model in the results"));
+            continue;
+        };
+        if let Some(min) = e.min_recall
+            && m.recall.is_none_or(|r| r < min)
+        {
+            failures.push(format!(
+                "{name}: recall {} < min_recall {min} ({} of {} attacks detected)",
+                fmt_opt(m.recall),
+                m.attacks_detected,
+                sc.scenario.attacks.len()
+            ));
+        }
+        if let Some(min) = e.min_precision
+            && m.precision.is_none_or(|p| p < min)
+        {
+            failures.push(format!(
+                "{name}: precision {} < min_precision {min} ({} true of {} alerts)",
+                fmt_opt(m.precision),
+                m.true_alerts,
+                m.alerts
+            ));
+        }
+        if let Some(max) = e.max_false_alerts_per_device_day
+            && m.false_alerts_per_device_day > max
+        {
+            failures.push(format!(
+                "{name}: {:.3} false alerts per device-day > max {max} ({} false alerts)",
+                m.false_alerts_per_device_day, m.false_alerts
+            ));
+        }
+        if let Some(max) = e.max_time_to_detect {
+            match m.time_to_detect_s.median {
+                None => failures.push(format!("{name}: no attack detected, so no time to detect (max {max})")),
+                Some(t) if t > max.as_secs_f64() => {
+                    failures.push(format!("{name}: median time to detect {t:.1}s > max {max}"))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    ExpectOutcome {
+        passed: failures.is_empty(),
+        failures,
+    }
+}
