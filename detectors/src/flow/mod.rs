@@ -255,7 +255,8 @@ impl FlowTable {
             resp: DirStats::default(),
             orig_tcp: TcpEndpoint::default(),
             resp_tcp: TcpEndpoint::default(),
-            history: String::new(),
+            // Zeek marks a flow whose direction it inferred from a SYN-ACK with `^`.
+            history: if flipped { "^".into() } else { String::new() },
             service: None,
             app: Default::default(),
         };

@@ -225,7 +225,7 @@ mod tests {
         s.feed(
             1 + head.len() as u32 + 3000,
             b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
-            46,
+            45,
             false,
             &mut out,
         );

@@ -160,10 +160,11 @@ impl<'w> DeviceLife<'w> {
             let n = self.rng.random_range(1..=3);
             let mut reqs = Vec::with_capacity(n);
             for i in 0..n {
-                let size = LogNormal::new(f64::ln(20_000.0), 1.2)
+                // Heavy-tailed object sizes: median 8 KB, a few up to 1 MB.
+                let size = LogNormal::new(f64::ln(8_000.0), 1.3)
                     .map(|d| d.sample(&mut self.rng))
-                    .unwrap_or(20_000.0)
-                    .min(2e6) as u64;
+                    .unwrap_or(8_000.0)
+                    .min(1e6) as u64;
                 if i > 0 && self.rng.random_bool(0.08) {
                     let form = self.rng.random_range(200..3000);
                     reqs.push(("POST", "/submit".to_string(), Body::Filler(form), size.min(5000)));

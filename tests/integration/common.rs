@@ -1,0 +1,75 @@
+//! Helpers shared by the integration tests: paths, oracles, hashing.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("eval sits in the workspace")
+        .to_path_buf()
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+/// A fresh, empty scratch folder for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("netbehave-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Under `REQUIRE_ORACLES=1` (set by CI) a missing oracle fails the test instead of skipping it.
+pub fn require_oracles() -> bool {
+    std::env::var("REQUIRE_ORACLES").is_ok_and(|v| v == "1")
+}
+
+/// `tshark`, if installed; otherwise says so and returns None (or panics under REQUIRE_ORACLES).
+pub fn tshark() -> Option<PathBuf> {
+    let ok = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(PathBuf::from("tshark"));
+    }
+    assert!(!require_oracles(), "tshark is not installed but REQUIRE_ORACLES=1");
+    eprintln!(
+        "SKIPPED: tshark is not installed (apt-get install -y tshark); set REQUIRE_ORACLES=1 to make this a failure"
+    );
+    None
+}
+
+/// Zeek's test-suite corpus beside the checkout (`../shared/corpus/zeek`).
+pub fn zeek_corpus() -> Option<PathBuf> {
+    let dir = repo().join("../shared/corpus/zeek");
+    if dir.join("INDEX.md").is_file() {
+        return Some(dir);
+    }
+    assert!(
+        !require_oracles(),
+        "the Zeek corpus is missing at {} but REQUIRE_ORACLES=1",
+        dir.display()
+    );
+    eprintln!("SKIPPED: Zeek corpus not found at {}", dir.display());
+    None
+}
+
+pub fn sha256(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+pub fn run_tshark(args: &[&str]) -> String {
+    let out = Command::new("tshark").args(args).output().expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("tshark prints UTF-8")
+}

@@ -1,0 +1,9 @@
+//! Integration tests for the whole workspace, grouped by what they cover.
+
+mod common;
+mod community_id;
+mod detectors_cli;
+mod determinism;
+mod eval_cli;
+mod scenario_errors;
+mod tshark_oracle;
