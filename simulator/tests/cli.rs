@@ -13,7 +13,14 @@ fn sha256(p: &Path) -> String {
 }
 
 fn simulate(out: &Path, seed: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_simulator")).arg(fixture()).arg("--out").arg(out).arg("--seed").arg(seed).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_simulator"))
+        .arg(fixture())
+        .arg("--out")
+        .arg(out)
+        .arg("--seed")
+        .arg(seed)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -40,10 +47,24 @@ fn invalid_scenario_exits_2_with_location() {
     let dir = std::env::temp_dir().join(format!("netbehave-simcli-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.yaml");
-    std::fs::write(&file, std::fs::read_to_string(fixture()).unwrap().replace("duration: 4h", "duration: 4 hours")).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_simulator")).arg(&file).arg("--out").arg(dir.join("o")).output().unwrap();
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(fixture())
+            .unwrap()
+            .replace("duration: 4h", "duration: 4 hours"),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_simulator"))
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("o"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("bad.yaml:5:11: `duration`: invalid duration `4 hours`"), "{err}");
+    assert!(
+        err.contains("bad.yaml:5:11: `duration`: invalid duration `4 hours`"),
+        "{err}"
+    );
     assert!(!dir.join("o").exists(), "nothing is written for an invalid scenario");
 }

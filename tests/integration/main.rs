@@ -6,4 +6,5 @@ mod detectors_cli;
 mod determinism;
 mod eval_cli;
 mod scenario_errors;
+mod snapshot;
 mod tshark_oracle;

@@ -62,6 +62,22 @@ fn bad_duration_size_cidr_and_device_reference_are_all_reported() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("`duration`: invalid duration `1 fortnight`"), "{err}");
 
+    let text = valid().replace("post_size: 80..400", "post_size: 80..4 parsecs");
+    let (code, err) = eval_on("bad-size", &text);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`attacks.dprk-macos-clickfix.post_size`: invalid size `4 parsecs`"),
+        "{err}"
+    );
+
+    let text = valid().replace("10.20.0.0/16", "10.20.0.0/16x");
+    let (code, err) = eval_on("bad-cidr", &text);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`network.internal`: invalid CIDR `10.20.0.0/16x`"),
+        "{err}"
+    );
+
     let text = valid().replace("10.20.1.0/24", "10.99.1.0/24");
     let (code, err) = eval_on("outside", &text);
     assert_eq!(code, 2, "{err}");

@@ -14,7 +14,7 @@ use serde_saphyr::Spanned;
 use super::draw_duration;
 use crate::rng::{Stream, stream};
 use crate::session::{Body, Host, HttpExchange, Label, Session, SessionKind};
-use crate::units::{Duration, Int, Nanos, Range, Real};
+use crate::units::{ByteSize, Duration, Int, Nanos, Range, Real};
 use crate::world::{Device, OsTraits, World, public_ipv4};
 
 pub const NAME: &str = "dprk-macos-clickfix";
@@ -61,11 +61,23 @@ pub struct Params {
     /// How long the beacon runs; default: until the end of the scenario.
     #[serde(default)]
     pub beacon_for: Option<Duration>,
+    /// Size of each beacon's JSON body, drawn per beacon. Default 80..300.
+    #[serde(default)]
+    pub post_size: Option<Spanned<Range<ByteSize>>>,
 }
 
 impl Params {
     pub fn validate(&self) -> Vec<(u64, u64, String)> {
         let mut errs = Vec::new();
+        if let Some(s) = &self.post_size
+            && s.value.max > ByteSize(16 << 20)
+        {
+            errs.push((
+                s.referenced.line(),
+                s.referenced.column(),
+                format!("post_size {} is above 16MiB", s.value),
+            ));
+        }
         if let Some(p) = &self.c2_port
             && (p.value.min.0 == 0 || p.value.max.0 > 65535)
         {
@@ -201,12 +213,29 @@ impl Iterator for Beacon<'_> {
         self.seq += 1;
         let port = self.next_src_port;
         self.next_src_port = if port >= 65535 { 49152 } else { port + 1 };
-        let body = format!(
-            "{{\"uid\":\"{:016x}\",\"os\":\"macos\",\"seq\":{},\"st\":\"{}\"}}",
+        let size = self
+            .p
+            .post_size
+            .as_ref()
+            .map(|s| s.value)
+            .unwrap_or(Range::new(ByteSize(80), ByteSize(300)));
+        let size = self.rng.random_range(size.min.0..=size.max.0) as usize;
+        let mut body = format!(
+            "{{\"uid\":\"{:016x}\",\"os\":\"macos\",\"seq\":{},\"st\":\"{}\"",
             self.rng.random::<u64>(),
             self.seq,
             ["idle", "ok", "wait"][self.rng.random_range(0..3)]
         );
+        // Pad with a base64-looking blob (encrypted host info) up to the drawn size.
+        if body.len() + 10 < size {
+            body.push_str(",\"d\":\"");
+            const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            while body.len() + 2 < size {
+                body.push(B64[self.rng.random_range(0..64)] as char);
+            }
+            body.push('"');
+        }
+        body.push('}');
         // Most polls get an empty task list; now and then a task comes back.
         let response = if self.rng.random_bool(0.05) {
             format!("{{\"task\":\"{}\"}}", "A".repeat(self.rng.random_range(200..2000)))
