@@ -2,15 +2,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::{fixture, scratch, zeek_corpus};
-
-fn detectors_bin() -> std::path::PathBuf {
-    // Built alongside eval's binary by `cargo test --workspace`.
-    let eval = Path::new(env!("CARGO_BIN_EXE_eval"));
-    eval.with_file_name(format!("detectors{}", std::env::consts::EXE_SUFFIX))
-}
 
 fn run_lib(capture: &Path, out: &Path) -> Result<detectors::Summary, detectors::RunError> {
     let opts = detectors::Options {
