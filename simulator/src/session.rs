@@ -50,6 +50,64 @@ pub enum SessionKind {
     Dns(DnsExchange),
     /// A TCP connection carrying HTTP/1.1 request/response pairs.
     Http(Vec<HttpExchange>),
+    /// A TCP connection carrying TLS: handshake, then encrypted exchanges.
+    Tls(TlsSession),
+    /// A TCP connect that never completes.
+    Failed(ConnectFailure),
+    /// An NTP (UDP 123) client request and the server's reply.
+    Ntp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Answered with RST: nothing listens.
+    Refused,
+    /// Never answered: SYN retransmitted `retries` times with exponential back-off.
+    Timeout { retries: u8 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsVersion {
+    V12,
+    V13,
+}
+
+/// TLS client implementations, each with its own ClientHello (and so its own JA3/JA4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TlsClient {
+    Chrome,
+    Safari,
+    Firefox,
+    /// curl/OpenSSL on macOS and Linux.
+    Curl,
+    /// Windows system services (SChannel); TLS 1.2 only here.
+    Schannel,
+    /// Printers and appliances: a small TLS 1.2 stack.
+    Embedded,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsSession {
+    /// Server name indication; `None` when the client connects to a bare address.
+    pub sni: Option<String>,
+    pub version: TlsVersion,
+    pub client: TlsClient,
+    /// ALPN protocol the server selects, if the client offered it.
+    pub alpn: Option<&'static str>,
+    /// Server certificate chain (DER, leaf first).
+    pub chain: std::sync::Arc<Vec<Vec<u8>>>,
+    pub exchanges: Vec<TlsExchange>,
+}
+
+/// One request/response over TLS, as plaintext sizes.
+#[derive(Clone, Debug)]
+pub struct TlsExchange {
+    pub up: u64,
+    pub down: u64,
+    pub think: Nanos,
+    /// Streamed responses (server-sent events) come as many small records; `None` packs
+    /// records full.
+    pub record_size: Option<u32>,
 }
 
 #[derive(Clone, Debug)]

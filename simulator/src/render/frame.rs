@@ -26,11 +26,12 @@ fn ip_header_len(ip: IpAddr) -> usize {
     if ip.is_ipv4() { 20 } else { 40 }
 }
 
-/// Writes Ethernet and IP headers for a payload of `l4_len` bytes; returns the frame and the
-/// offset at which the transport header starts.
-fn emit_l2_l3(p: &Path, proto: IpProtocol, l4_len: usize) -> (Vec<u8>, usize) {
+/// Writes Ethernet and IP headers for a transport payload of `l4_len` bytes on the wire, in a
+/// buffer with room for `captured_l4` of them; returns the frame and the offset at which the
+/// transport header starts.
+fn emit_l2_l3(p: &Path, proto: IpProtocol, l4_len: usize, captured_l4: usize) -> (Vec<u8>, usize) {
     let l3 = ip_header_len(p.src_ip);
-    let mut buf = vec![0u8; ETH_LEN + l3 + l4_len];
+    let mut buf = vec![0u8; ETH_LEN + l3 + captured_l4];
     let ethertype = if p.src_ip.is_ipv4() {
         EthernetProtocol::Ipv4
     } else {
@@ -72,9 +73,12 @@ fn emit_l2_l3(p: &Path, proto: IpProtocol, l4_len: usize) -> (Vec<u8>, usize) {
     (buf, ETH_LEN + l3)
 }
 
-/// A complete TCP segment in an Ethernet frame.
-pub fn tcp_frame(p: &Path, tcp: &TcpRepr) -> Vec<u8> {
-    let (mut buf, off) = emit_l2_l3(p, IpProtocol::Tcp, tcp.buffer_len());
+/// A TCP segment in an Ethernet frame whose payload is `wire_len` bytes on the wire, of which
+/// `tcp.payload` were captured. Returns the frame as captured and its length on the wire.
+/// (When the payload is cut, its checksum cannot be checked by anyone, as in a real capture.)
+pub fn tcp_frame(p: &Path, tcp: &TcpRepr, wire_len: usize) -> (Vec<u8>, u32) {
+    let header = tcp.header_len();
+    let (mut buf, off) = emit_l2_l3(p, IpProtocol::Tcp, header + wire_len, header + tcp.payload.len());
     let (src, dst) = (IpAddress::from(p.src_ip), IpAddress::from(p.dst_ip));
     tcp.emit(
         &mut TcpPacket::new_unchecked(&mut buf[off..]),
@@ -82,12 +86,12 @@ pub fn tcp_frame(p: &Path, tcp: &TcpRepr) -> Vec<u8> {
         &dst,
         &ChecksumCapabilities::default(),
     );
-    buf
+    (buf, (off + header + wire_len) as u32)
 }
 
 /// A complete UDP datagram in an Ethernet frame.
 pub fn udp_frame(p: &Path, src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
-    let (mut buf, off) = emit_l2_l3(p, IpProtocol::Udp, 8 + payload.len());
+    let (mut buf, off) = emit_l2_l3(p, IpProtocol::Udp, 8 + payload.len(), 8 + payload.len());
     let (src, dst) = (IpAddress::from(p.src_ip), IpAddress::from(p.dst_ip));
     UdpRepr { src_port, dst_port }.emit(
         &mut UdpPacket::new_unchecked(&mut buf[off..]),

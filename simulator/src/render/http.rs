@@ -1,5 +1,6 @@
 //! HTTP/1.1 messages as byte streams.
 
+use super::stream::Stream;
 use super::tcp::Turn;
 use crate::session::{Body, HttpExchange, Session};
 use crate::units::http_date;
@@ -24,7 +25,8 @@ pub fn streams(s: &Session, exchanges: &[HttpExchange]) -> Vec<Turn> {
             req.push_str("Connection: keep-alive\r\n");
         }
         req.push_str("\r\n");
-        let mut request = req.into_bytes();
+        let mut request = Stream::default();
+        request.push(req.as_bytes());
         append_body(&mut request, &ex.request_body);
 
         t += ex.think;
@@ -41,7 +43,8 @@ pub fn streams(s: &Session, exchanges: &[HttpExchange]) -> Vec<Turn> {
         } else {
             "Connection: keep-alive\r\n\r\n"
         });
-        let mut response = resp.into_bytes();
+        let mut response = Stream::default();
+        response.push(resp.as_bytes());
         append_body(&mut response, &ex.response_body);
         turns.push(Turn {
             request,
@@ -52,22 +55,15 @@ pub fn streams(s: &Session, exchanges: &[HttpExchange]) -> Vec<Turn> {
     turns
 }
 
-fn append_body(out: &mut Vec<u8>, body: &Body) {
+fn append_body(out: &mut Stream, body: &Body) {
     match body {
-        Body::Bytes(b) => out.extend_from_slice(b),
-        Body::Filler(n) => {
+        Body::Bytes(b) => out.push(b),
+        Body::Filler(n) => out.push_opaque(*n, |buf, k| {
             // Printable filler: an HTML-ish text stream, cheap to make and harmless to decoders.
             const TEXT: &[u8] =
                 b"<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.</p>\n";
-            let n = *n as usize;
-            out.reserve(n);
-            let mut left = n;
-            while left > 0 {
-                let take = left.min(TEXT.len());
-                out.extend_from_slice(&TEXT[..take]);
-                left -= take;
-            }
-        }
+            buf.extend(TEXT.iter().cycle().take(k));
+        }),
     }
 }
 

@@ -4,7 +4,10 @@
 mod dns;
 pub mod frame;
 mod http;
+mod ntp;
+pub mod stream;
 mod tcp;
+pub mod tls;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -61,6 +64,15 @@ pub fn render(s: &Session) -> Rendered {
         SessionKind::Http(ex) => {
             let (p, q, a) = tcp::render(s, &http::streams(s, ex));
             (p, q, a, Proto::Tcp)
+        }
+        SessionKind::Tls(t) => {
+            let (p, q, a) = tcp::render(s, &tls::turns(s, t));
+            (p, q, a, Proto::Tcp)
+        }
+        SessionKind::Failed(f) => (tcp::render_failed(s, *f), 0, 0, Proto::Tcp),
+        SessionKind::Ntp => {
+            let (p, q, a) = ntp::render(s);
+            (p, q, a, Proto::Udp)
         }
     };
     let flow = FlowSummary {

@@ -1,29 +1,28 @@
-//! A TCP conversation as seen from a tap beside the client: handshake, MSS-sized segments,
-//! delayed ACKs, and FIN teardown, with sequence numbers and timestamps that add up.
+//! A TCP conversation as seen from a tap beside the client: handshake, MSS-sized segments within
+//! the receiver's window, delayed ACKs, FIN teardown, and failed connects (RST, or SYN retries
+//! with back-off), with sequence numbers and timestamps that add up.
 
 use rand::{RngExt, SeedableRng};
 use smoltcp::wire::{TcpControl, TcpRepr, TcpSeqNumber, TcpTimestampRepr};
 
 use super::Packet;
 use super::frame::{Path, tcp_frame};
-use crate::session::Session;
-use crate::units::Nanos;
+use super::stream::Stream;
+use crate::session::{ConnectFailure, Session};
+use crate::units::{NS_PER_SEC, Nanos};
 use crate::world::OsTraits;
 
 /// One request and its response.
 pub struct Turn {
-    pub request: Vec<u8>,
+    pub request: Stream,
     pub think: Nanos,
-    pub response: Vec<u8>,
+    pub response: Stream,
 }
 
 /// Time between back-to-back segments from one sender (serialisation at ~1 Gbit/s plus stack).
 const SEGMENT_GAP: Nanos = 15_000;
 /// Client stack delay before it reacts (ACK, next request, FIN).
 const STACK_DELAY: Nanos = 60_000;
-/// Payload past this many bytes of one message is left out of the capture (headers stay), as
-/// with a snap length: bulk transfers cost headers, not gigabytes, and byte counts stay exact.
-const SNAP_AFTER: u64 = 2920;
 
 struct Side {
     path: Path,
@@ -40,20 +39,26 @@ struct Conv<'a> {
     packets: Vec<Packet>,
 }
 
+/// A segment's payload: what was captured of it and its length on the wire.
+#[derive(Clone, Copy)]
+struct Payload<'p> {
+    captured: &'p [u8],
+    wire: u32,
+}
+
+const EMPTY: Payload<'static> = Payload { captured: &[], wire: 0 };
+
 impl Conv<'_> {
     /// Emits one segment. `ack` overrides the acknowledgement number (default: everything the
     /// peer has sent so far), for ACKs of data the peer sent before later segments.
-    /// With `snap`, only the headers are captured (the packet keeps its full original length).
-    #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
         from_client: bool,
         ts: Nanos,
         control: TcpControl,
-        payload: &[u8],
+        payload: Payload<'_>,
         syn_opts: bool,
         ack: Option<u32>,
-        snap: bool,
     ) {
         let (me, peer) = if from_client {
             (&mut self.client, &self.server)
@@ -61,17 +66,17 @@ impl Conv<'_> {
             (&mut self.server, &self.client)
         };
         let ms = (ts.saturating_sub(self.s.start) / 1_000_000) as u32;
-        let ack = if control == TcpControl::Syn && from_client {
-            None
-        } else {
-            Some(TcpSeqNumber(ack.unwrap_or(peer.seq) as i32))
-        };
+        let first_syn = control == TcpControl::Syn && from_client;
         let repr = TcpRepr {
             src_port: me.port,
             dst_port: peer.port,
             control,
             seq_number: TcpSeqNumber(me.seq as i32),
-            ack_number: ack,
+            ack_number: if first_syn {
+                None
+            } else {
+                Some(TcpSeqNumber(ack.unwrap_or(peer.seq) as i32))
+            },
             window_len: if syn_opts {
                 me.os.window
             } else {
@@ -81,59 +86,58 @@ impl Conv<'_> {
             max_seg_size: if syn_opts { Some(me.os.mss) } else { None },
             sack_permitted: syn_opts && me.os.sack_permitted,
             sack_ranges: [None, None, None],
-            timestamp: (me.os.timestamps && peer.os.timestamps).then(|| TcpTimestampRepr {
+            timestamp: (me.os.timestamps && (first_syn || peer.os.timestamps)).then(|| TcpTimestampRepr {
                 tsval: me.ts_base.wrapping_add(ms),
-                tsecr: if control == TcpControl::Syn && from_client {
+                tsecr: if first_syn {
                     0
                 } else {
                     peer.ts_base.wrapping_add(ms.saturating_sub(1))
                 },
             }),
-            payload,
+            payload: payload.captured,
         };
-        let mut data = tcp_frame(&me.path, &repr);
-        let orig_len = data.len() as u32;
-        if snap {
-            data.truncate(data.len() - payload.len());
-        }
+        let (data, orig_len) = tcp_frame(&me.path, &repr, payload.wire as usize);
         me.path.ip_id = me.path.ip_id.wrapping_add(1);
-        me.seq = me.seq.wrapping_add(repr.segment_len() as u32);
+        me.seq = me.seq.wrapping_add(payload.wire + control.len() as u32);
         self.packets.push(Packet { ts, orig_len, data });
     }
 
-    /// Sends `bytes` from one side as MSS-sized segments starting at `ts`, within the
+    /// Sends `stream` from one side as MSS-sized segments starting at `start`, within the
     /// receiver's window; the receiver ACKs every second segment. Returns the time of the last
     /// data segment.
-    fn send(&mut self, from_client: bool, start: Nanos, bytes: &[u8]) -> Nanos {
-        let mss = usize::from(self.client.os.mss.min(self.server.os.mss))
-            - if self.client.os.timestamps && self.server.os.timestamps {
-                12
-            } else {
-                0
-            };
+    fn send(&mut self, from_client: bool, start: Nanos, stream: &Stream) -> Nanos {
+        let ts_opt = self.client.os.timestamps && self.server.os.timestamps;
+        let mss = u64::from(self.client.os.mss.min(self.server.os.mss)) - if ts_opt { 12 } else { 0 };
         let mss = mss.max(1);
-        let n = bytes.len().div_ceil(mss);
+        let n = stream.len.div_ceil(mss);
         let rtt = self.s.rtt;
         let receiver = if from_client { self.server.os } else { self.client.os };
         let window = effective_window(receiver);
         // (time from which the sender may use it, as seen at the capture point; bytes acked)
-        let mut acks: Vec<(Nanos, u64)> = Vec::new();
+        let mut acks: std::collections::VecDeque<(Nanos, u64)> = std::collections::VecDeque::new();
         let mut ts = start;
         let mut off = 0u64;
-        for (i, chunk) in bytes.chunks(mss).enumerate() {
+        for i in 0..n {
             let last = i + 1 == n;
-            let end = off + chunk.len() as u64;
-            // Flow control: wait for the ACK that opens the window far enough.
-            // (Strictly below the window: filling it exactly is what analysers flag as
-            // "window full".)
-            if end >= window
-                && let Some(&(ok, _)) = acks.iter().find(|(_, acked)| *acked > end - window)
-            {
-                ts = ts.max(ok);
+            let len = mss.min(stream.len - off);
+            let end = off + len;
+            // Flow control: wait for the ACK that opens the window far enough (strictly below
+            // the window: filling it exactly is what analysers flag as "window full").
+            if end >= window {
+                while acks.len() > 1 && acks[1].1 <= end - window {
+                    acks.pop_front();
+                }
+                if let Some(&(ok, acked)) = acks.iter().find(|(_, acked)| *acked > end - window) {
+                    let _ = acked;
+                    ts = ts.max(ok);
+                }
             }
             let control = if last { TcpControl::Psh } else { TcpControl::None };
-            let snap = off >= SNAP_AFTER;
-            self.emit(from_client, ts, control, chunk, false, None, snap);
+            let payload = Payload {
+                captured: stream.captured(off, len),
+                wire: len as u32,
+            };
+            self.emit(from_client, ts, control, payload, false, None);
             // Delayed ACK: every second segment. The capture sits beside the client, so a
             // server's ACK is seen one RTT after the data left, a client's after a stack delay
             // (and the server can act on it one RTT later). The response acknowledges the last
@@ -142,13 +146,13 @@ impl Conv<'_> {
                 if from_client {
                     if !last {
                         let acked = self.client.seq;
-                        self.emit(false, ts + rtt, TcpControl::None, &[], false, Some(acked), false);
+                        self.emit(false, ts + rtt, TcpControl::None, EMPTY, false, Some(acked));
                     }
-                    acks.push((ts + rtt, end));
+                    acks.push_back((ts + rtt, end));
                 } else {
                     let acked = self.server.seq;
-                    self.emit(true, ts + STACK_DELAY, TcpControl::None, &[], false, Some(acked), false);
-                    acks.push((ts + STACK_DELAY + rtt, end));
+                    self.emit(true, ts + STACK_DELAY, TcpControl::None, EMPTY, false, Some(acked));
+                    acks.push_back((ts + STACK_DELAY + rtt, end));
                 }
             }
             off = end;
@@ -160,11 +164,6 @@ impl Conv<'_> {
     }
 }
 
-/// Bytes a receiver lets the sender have in flight.
-fn effective_window(os: OsTraits) -> u64 {
-    u64::from(window_after_scale(os)) << os.window_scale.unwrap_or(0)
-}
-
 /// Window field after the handshake: the advertised buffer divided by the scale factor.
 fn window_after_scale(os: OsTraits) -> u16 {
     match os.window_scale {
@@ -173,68 +172,119 @@ fn window_after_scale(os: OsTraits) -> u16 {
     }
 }
 
-/// Renders a full connection carrying `turns`; returns packets and payload bytes each way.
-pub fn render(s: &Session, turns: &[Turn]) -> (Vec<Packet>, u64, u64) {
+/// Bytes a receiver lets the sender have in flight.
+fn effective_window(os: OsTraits) -> u64 {
+    u64::from(window_after_scale(os)) << os.window_scale.unwrap_or(0)
+}
+
+fn conv(s: &Session) -> Conv<'_> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s.seed);
-    let client = Side {
-        path: Path {
+    let mut side = |path: Path, port, os| Side {
+        path,
+        port,
+        seq: rng.random(),
+        os,
+        ts_base: rng.random(),
+    };
+    let client = side(
+        Path {
             src_mac: s.client.mac,
             dst_mac: s.server.mac,
             src_ip: s.client.ip,
             dst_ip: s.server.ip,
             ttl: s.client_os.ttl,
-            ip_id: rng.random(),
+            ip_id: 0,
         },
-        port: s.client.port,
-        seq: rng.random(),
-        os: s.client_os,
-        ts_base: rng.random(),
-    };
-    let server = Side {
-        path: Path {
+        s.client.port,
+        s.client_os,
+    );
+    let server = side(
+        Path {
             src_mac: s.server.mac,
             dst_mac: s.client.mac,
             src_ip: s.server.ip,
             dst_ip: s.client.ip,
             ttl: s.server_os.ttl,
-            ip_id: rng.random(),
+            ip_id: 0,
         },
-        port: s.server.port,
-        seq: rng.random(),
-        os: s.server_os,
-        ts_base: rng.random(),
-    };
+        s.server.port,
+        s.server_os,
+    );
     let mut c = Conv {
         s,
         client,
         server,
-        packets: Vec::with_capacity(8 + 4 * turns.len()),
+        packets: Vec::new(),
     };
+    c.client.path.ip_id = rng.random();
+    c.server.path.ip_id = rng.random();
+    c
+}
+
+/// Renders a full connection carrying `turns`; returns packets and payload bytes each way.
+pub fn render(s: &Session, turns: &[Turn]) -> (Vec<Packet>, u64, u64) {
+    let mut c = conv(s);
+    c.packets.reserve(8 + 4 * turns.len());
     let rtt = s.rtt;
     let mut t = s.start;
-    c.emit(true, t, TcpControl::Syn, &[], true, None, false);
+    c.emit(true, t, TcpControl::Syn, EMPTY, true, None);
     t += rtt;
-    c.emit(false, t, TcpControl::Syn, &[], true, None, false);
+    c.emit(false, t, TcpControl::Syn, EMPTY, true, None);
     t += STACK_DELAY;
-    c.emit(true, t, TcpControl::None, &[], false, None, false);
+    c.emit(true, t, TcpControl::None, EMPTY, false, None);
     let (mut up, mut down) = (0u64, 0u64);
     for turn in turns {
         t += STACK_DELAY;
-        let sent = t;
-        let last_req = c.send(true, sent, &turn.request);
-        up += turn.request.len() as u64;
+        let last_req = if turn.request.len > 0 {
+            c.send(true, t, &turn.request)
+        } else {
+            t
+        };
+        up += turn.request.len;
         // The response's first byte arrives one RTT after the request's last byte, plus think.
-        t = c.send(false, last_req + rtt + turn.think, &turn.response) + STACK_DELAY;
-        down += turn.response.len() as u64;
+        if turn.response.len > 0 {
+            t = c.send(false, last_req + rtt + turn.think, &turn.response) + STACK_DELAY;
+        } else {
+            t = last_req;
+        }
+        down += turn.response.len;
     }
     // Client closes; the server answers with its own FIN one RTT later; the client ACKs.
     t += STACK_DELAY;
-    c.emit(true, t, TcpControl::Fin, &[], false, None, false);
+    c.emit(true, t, TcpControl::Fin, EMPTY, false, None);
     t += rtt;
-    c.emit(false, t, TcpControl::Fin, &[], false, None, false);
+    c.emit(false, t, TcpControl::Fin, EMPTY, false, None);
     t += STACK_DELAY;
-    c.emit(true, t, TcpControl::None, &[], false, None, false);
+    c.emit(true, t, TcpControl::None, EMPTY, false, None);
     // ACKs were emitted beside the data they acknowledge; put everything in capture order.
     c.packets.sort_by_key(|p| p.ts);
     (c.packets, up, down)
+}
+
+/// A connection attempt that fails: refused (RST) or unanswered (SYN retries with back-off).
+pub fn render_failed(s: &Session, failure: ConnectFailure) -> Vec<Packet> {
+    let mut c = conv(s);
+    match failure {
+        ConnectFailure::Refused => {
+            c.emit(true, s.start, TcpControl::Syn, EMPTY, true, None);
+            // RST+ACK acknowledging the SYN, from a stack with nothing listening.
+            let ack = c.client.seq;
+            c.server.os.timestamps = false;
+            c.server.seq = 0;
+            c.emit(false, s.start + s.rtt, TcpControl::Rst, EMPTY, false, Some(ack));
+        }
+        ConnectFailure::Timeout { retries } => {
+            // Initial RTO 1 s, doubling: SYNs at 0, 1, 3, 7, … s (same sequence number).
+            let isn = c.client.seq;
+            let mut at = s.start;
+            let mut rto = NS_PER_SEC;
+            for _ in 0..=retries {
+                c.client.seq = isn;
+                c.emit(true, at, TcpControl::Syn, EMPTY, true, None);
+                at += rto;
+                rto *= 2;
+            }
+        }
+    }
+    c.packets
 }
