@@ -8,6 +8,7 @@
 pub mod attacks;
 pub mod behaviour;
 pub mod capture;
+pub mod certs;
 pub mod render;
 pub mod rng;
 pub mod scenario;
@@ -49,6 +50,11 @@ pub fn simulate(sc: &LoadedScenario, seed: u64, out_dir: &Path) -> Result<Simula
     let mut sources: Vec<Box<dyn Iterator<Item = Session> + '_>> = Vec::new();
     for dev in &world.devices {
         sources.push(Box::new(DeviceLife::new(&world, dev, seed, start, end)));
+        if behaviour::inbound::is_public(dev.role) {
+            sources.push(Box::new(behaviour::inbound::Inbound::new(
+                &world, dev, seed, start, end,
+            )));
+        }
     }
     let mut attacks = Vec::new();
     for (i, a) in s.attacks.iter().enumerate() {

@@ -115,6 +115,9 @@ pub struct DeviceGroup {
     pub role: Role,
     pub count: Spanned<u32>,
     pub subnet: Spanned<Cidr>,
+    /// Optional IPv6 subnet: the devices are dual-stack and prefer IPv6 where sites offer it.
+    #[serde(default)]
+    pub subnet6: Option<Spanned<Cidr>>,
 }
 
 /// First host number used in each device subnet (.1 is the gateway, .2 the resolver).
@@ -337,6 +340,23 @@ impl LoadedScenario {
                 );
             }
             subnets.push((subnet, &g.name.value));
+            if let Some(s6) = &g.subnet6 {
+                let (l6, c6) = loc(&s6.referenced);
+                if !s6.value.addr.is_ipv6() {
+                    at(l6, c6, format!("subnet6 {} is not an IPv6 block", s6.value));
+                } else if !internal.iter().any(|i| s6.value.is_subset_of(i)) {
+                    at(
+                        l6,
+                        c6,
+                        format!("subnet6 {} is not inside any network.internal block", s6.value),
+                    );
+                } else if s6.value.size() < u128::from(g.count.value) + u128::from(FIRST_HOST) + 1 {
+                    at(l6, c6, format!("{} devices do not fit in {}", g.count.value, s6.value));
+                }
+            }
+            if !subnet.addr.is_ipv4() {
+                at(sl, sc, format!("subnet {subnet} must be IPv4 (give IPv6 as subnet6)"));
+            }
             let (cl, cc) = loc(&g.count.referenced);
             if g.count.value == 0 {
                 at(cl, cc, "count must be at least 1".into());

@@ -56,6 +56,8 @@ pub enum SessionKind {
     Failed(ConnectFailure),
     /// An NTP (UDP 123) client request and the server's reply.
     Ntp,
+    /// A TCP connection carrying opaque bytes (e.g. a raw print job): (up, down) per turn.
+    Raw(Vec<(u64, u64)>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

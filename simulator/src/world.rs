@@ -1,12 +1,18 @@
 //! The simulated organisation and the Internet around it: devices with consistent OS traits,
-//! external sites with realistic popularity, and the DNS zone that maps their names.
+//! external sites and services with realistic popularity, their DNS names and addresses (some
+//! dual-stack), and the certificates they present.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use rand::RngExt;
 
+use crate::certs;
 use crate::rng::stream;
 use crate::scenario::{FIRST_HOST, LoadedScenario, Role};
+use crate::session::TlsClient;
+use crate::units::Nanos;
 
 /// Per-OS TCP/IP stack traits; kept consistent across every packet a device sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +59,31 @@ impl OsTraits {
         sack_permitted: false,
         timestamps: false,
     };
+
+    /// IPv6 has 20 more header bytes than IPv4, so the MSS is 20 smaller.
+    pub fn for_ipv6(mut self) -> Self {
+        self.mss -= 20;
+        self
+    }
+}
+
+/// A device's web browser: what it says in plain HTTP and how it says hello in TLS.
+#[derive(Clone, Debug)]
+pub struct Browser {
+    pub tls: TlsClient,
+    /// User agent before and after the browser updates itself at `updated_at`.
+    pub user_agent: (String, String),
+    pub updated_at: Nanos,
+}
+
+impl Browser {
+    pub fn user_agent(&self, t: Nanos) -> &str {
+        if t < self.updated_at {
+            &self.user_agent.0
+        } else {
+            &self.user_agent.1
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -61,27 +92,43 @@ pub struct Device {
     pub name: String,
     pub role: Role,
     pub ip: IpAddr,
+    /// Set for dual-stack devices.
+    pub ip6: Option<Ipv6Addr>,
     pub mac: [u8; 6],
     pub os: OsTraits,
-    /// The user agent of the device's everyday HTTP client.
-    pub user_agent: &'static str,
+    pub browser: Browser,
+    /// Self-signed certificate of an appliance or internal server's HTTPS service.
+    pub chain: Option<Arc<Vec<Vec<u8>>>>,
     /// Index in [`World::devices`]; also names the device's random stream.
     pub index: usize,
 }
 
-/// An external web site or API.
+/// How a site serves its content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    Https { tls13: bool },
+    Http,
+}
+
+/// An external web site, API or service.
 #[derive(Clone, Debug)]
 pub struct Site {
     pub name: String,
     pub ip: Ipv4Addr,
-    /// Relative popularity (probability weight of a visit).
+    pub ip6: Option<Ipv6Addr>,
+    /// Relative popularity (probability weight of a visit); 0 for background services.
     pub weight: f64,
+    pub scheme: Scheme,
+    /// Certificate chain presented over TLS (leaf first).
+    pub chain: Arc<Vec<Vec<u8>>>,
+    /// Round-trip time from the office.
+    pub rtt: Nanos,
 }
 
 pub struct World {
     pub devices: Vec<Device>,
     pub sites: Vec<Site>,
-    by_name: std::collections::HashMap<String, usize>,
+    by_name: HashMap<String, usize>,
     /// Cumulative site weights, for sampling a visit.
     cumulative: Vec<f64>,
     pub dns_server: IpAddr,
@@ -89,7 +136,8 @@ pub struct World {
     pub gateway_mac: [u8; 6],
 }
 
-/// Popular services nearly every device talks to; the long tail is generated.
+/// Popular services nearly every device talks to (all HTTPS; most dual-stack); the long tail is
+/// generated.
 const POPULAR: &[&str] = &[
     "www.google.com",
     "www.bing.com",
@@ -113,6 +161,25 @@ const POPULAR: &[&str] = &[
     "www.amazon.com",
 ];
 
+/// Background services: (name, scheme). Never picked for a random visit.
+pub const SERVICES: &[(&str, Scheme)] = &[
+    ("time.apple.com", Scheme::Http),
+    ("time.windows.com", Scheme::Http),
+    ("0.debian.pool.ntp.org", Scheme::Http),
+    ("swscan.apple.com", Scheme::Https { tls13: true }),
+    ("courier.push.apple.com", Scheme::Https { tls13: true }),
+    ("p-upload.icloud-content.com", Scheme::Https { tls13: true }),
+    ("update.microsoft.com", Scheme::Https { tls13: false }),
+    ("download.windowsupdate.com", Scheme::Http),
+    ("v10.events.data.microsoft.com", Scheme::Https { tls13: false }),
+    ("api.onedrive.com", Scheme::Https { tls13: true }),
+    ("deb.debian.org", Scheme::Http),
+    ("backup.wasabisys.com", Scheme::Https { tls13: true }),
+    ("raw.githubusercontent.com", Scheme::Https { tls13: true }),
+    ("ocsp.digicert.com", Scheme::Http),
+    ("printer-status.hpconnected.com", Scheme::Http),
+];
+
 const SYLLABLES: &[&str] = &[
     "al", "bo", "cor", "da", "el", "fin", "gra", "ho", "in", "jo", "ka", "lum", "mar", "no", "or", "pel", "qui", "ros",
     "sa", "tor", "ul", "ven", "wil", "xan", "yor", "zen", "tech", "shop", "blog", "news", "cloud", "data", "home",
@@ -126,7 +193,80 @@ const LONG_TAIL: usize = 400;
 impl World {
     pub fn build(sc: &LoadedScenario, seed: u64) -> World {
         let s = &sc.scenario;
+        let now = s.start.0;
         let mut rng = stream(seed, "world", 0);
+        let cas = certs::public_cas(&mut rng, now);
+        let empty = Arc::new(Vec::new());
+
+        let mut sites: Vec<Site> = Vec::new();
+        let make = |rng: &mut crate::rng::Stream, name: String, weight: f64, scheme: Scheme, v6: bool| {
+            let chain = match scheme {
+                Scheme::Https { .. } => Arc::new(certs::issued_chain(
+                    &cas[rng.random_range(0..cas.len())],
+                    &name,
+                    rng,
+                    now,
+                )),
+                Scheme::Http => empty.clone(),
+            };
+            let rtt = rng.random_range(8_000_000..120_000_000);
+            let ip6 = v6.then(|| public_ipv6(rng));
+            Site {
+                name,
+                ip: public_ipv4(rng),
+                ip6,
+                weight,
+                scheme,
+                chain,
+                rtt,
+            }
+        };
+        for (i, n) in POPULAR.iter().enumerate() {
+            // Popular sites: weight decays gently, so the first few are used by almost everyone.
+            let v6 = i % 3 != 2;
+            sites.push(make(
+                &mut rng,
+                (*n).to_string(),
+                30.0 / (1.0 + i as f64 * 0.35),
+                Scheme::Https { tls13: i % 7 != 6 },
+                v6,
+            ));
+        }
+        for (n, scheme) in SERVICES {
+            sites.push(make(&mut rng, (*n).to_string(), 0.0, *scheme, false));
+        }
+        let mut seen: std::collections::HashSet<String> = sites.iter().map(|s| s.name.clone()).collect();
+        let mut rank = 1.0;
+        while sites.len() < POPULAR.len() + SERVICES.len() + LONG_TAIL {
+            let parts = rng.random_range(2..=3);
+            let mut name = String::new();
+            for _ in 0..parts {
+                name.push_str(SYLLABLES[rng.random_range(0..SYLLABLES.len())]);
+            }
+            let name = format!("www.{name}.{}", TLDS[rng.random_range(0..TLDS.len())]);
+            if !seen.insert(name.clone()) {
+                continue;
+            }
+            // The long tail: mostly HTTPS (some still TLS 1.2), some plain HTTP; Zipf s = 1.1.
+            let r: f64 = rng.random();
+            let scheme = if r < 0.12 {
+                Scheme::Http
+            } else {
+                Scheme::Https { tls13: r > 0.3 }
+            };
+            sites.push(make(&mut rng, name, 4.0 / f64::powf(rank, 1.1), scheme, false));
+            rank += 1.0;
+        }
+        let by_name = sites.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+        let mut acc = 0.0;
+        let cumulative = sites
+            .iter()
+            .map(|s| {
+                acc += s.weight;
+                acc
+            })
+            .collect();
+
         let mut devices = Vec::new();
         for g in &s.devices {
             for n in 0..g.count.value {
@@ -136,14 +276,39 @@ impl World {
                     .value
                     .nth(u128::from(FIRST_HOST + n))
                     .expect("validated: subnet fits the count");
-                let (os, user_agent) = role_traits(g.role, n);
+                let ip6 = g
+                    .subnet6
+                    .as_ref()
+                    .and_then(|c| match c.value.nth(u128::from(FIRST_HOST + n)) {
+                        Some(IpAddr::V6(a)) => Some(a),
+                        _ => None,
+                    });
+                let name = format!("{}-{}", g.name.value, n + 1);
+                let (os, browser) = role_traits(g.role, n, &mut rng, now, s.duration.value.0);
+                let chain = match g.role {
+                    Role::PrinterIot => Some(Arc::new(certs::self_signed(
+                        &format!("NPI{:06X}", rng.random::<u32>() >> 8),
+                        "HP",
+                        &mut rng,
+                        now,
+                    ))),
+                    Role::LinuxServer => Some(Arc::new(certs::self_signed(
+                        &format!("{name}.corp.internal"),
+                        "Internal IT",
+                        &mut rng,
+                        now,
+                    ))),
+                    _ => None,
+                };
                 devices.push(Device {
-                    name: format!("{}-{}", g.name.value, n + 1),
+                    name,
                     role: g.role,
                     ip,
+                    ip6,
                     mac: mac_for(0x10, index as u32),
                     os,
-                    user_agent,
+                    browser,
+                    chain,
                     index,
                 });
             }
@@ -155,54 +320,6 @@ impl World {
             .as_ref()
             .map(|d| d.value)
             .unwrap_or_else(|| internal0.nth(2).unwrap_or(internal0.addr));
-
-        let mut sites: Vec<Site> = POPULAR
-            .iter()
-            .enumerate()
-            // Popular sites: weight decays gently, so the first few are used by almost everyone.
-            .map(|(i, n)| Site {
-                name: (*n).to_string(),
-                ip: public_ipv4(&mut rng),
-                weight: 30.0 / (1.0 + i as f64 * 0.35),
-            })
-            .collect();
-        let mut seen: std::collections::HashSet<String> = sites.iter().map(|s| s.name.clone()).collect();
-        let mut rank = 1.0;
-        while sites.len() < POPULAR.len() + LONG_TAIL {
-            let parts = rng.random_range(2..=3);
-            let mut name = String::new();
-            for _ in 0..parts {
-                name.push_str(SYLLABLES[rng.random_range(0..SYLLABLES.len())]);
-            }
-            let name = format!("www.{name}.{}", TLDS[rng.random_range(0..TLDS.len())]);
-            if !seen.insert(name.clone()) {
-                continue;
-            }
-            // Zipf (s = 1.1) over the long tail.
-            sites.push(Site {
-                name,
-                ip: public_ipv4(&mut rng),
-                weight: 4.0 / f64::powf(rank, 1.1),
-            });
-            rank += 1.0;
-        }
-        // Hosts of periodic background jobs: resolvable, but never picked for a random visit.
-        for name in crate::behaviour::PERIODIC_HOSTS {
-            sites.push(Site {
-                name: (*name).to_string(),
-                ip: public_ipv4(&mut rng),
-                weight: 0.0,
-            });
-        }
-        let by_name = sites.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
-        let mut acc = 0.0;
-        let cumulative = sites
-            .iter()
-            .map(|s| {
-                acc += s.weight;
-                acc
-            })
-            .collect();
         World {
             devices,
             sites,
@@ -225,38 +342,63 @@ impl World {
         self.by_name.get(name).copied()
     }
 
-    /// Round-trip time to a site: stable per site (8-120 ms), as its distance does not change.
-    pub fn site_rtt(&self, site: usize) -> u64 {
-        let h = (site as u64 ^ 0x5bd1_e995).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
-        8_000_000 + h % 112_000_000
-    }
-
     pub fn device(&self, name: &str) -> Option<&Device> {
         self.devices.iter().find(|d| d.name == name)
     }
+
+    /// Devices of a role.
+    pub fn devices_of(&self, role: Role) -> impl Iterator<Item = &Device> {
+        self.devices.iter().filter(move |d| d.role == role)
+    }
 }
 
-fn role_traits(role: Role, n: u32) -> (OsTraits, &'static str) {
-    match role {
-        Role::MacosLaptop => (
-            OsTraits::MACOS,
-            if n % 3 == 2 {
-                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-            } else {
-                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15"
-            },
-        ),
-        Role::WindowsDesktop => (
-            OsTraits::WINDOWS,
-            if n % 4 == 3 {
-                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
-            } else {
-                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0"
-            },
-        ),
-        Role::LinuxServer | Role::CloudWebVm | Role::CloudWafVm => (OsTraits::LINUX, "curl/7.88.1"),
-        Role::PrinterIot => (OsTraits::EMBEDDED, "HP-ChaiSOE/1.0"),
-    }
+const CHROME: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{V}.0.0.0 Safari/537.36";
+const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.{V} Safari/605.1.15";
+const EDGE: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{V}.0.0.0 Safari/537.36 Edg/{V}.0.0.0";
+const FIREFOX: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{V}.0) Gecko/20100101 Firefox/{V}.0";
+
+/// OS traits and browser of the `n`th device of a role. Browsers update themselves at a random
+/// moment (a new user agent: a benign trap for "new user agent" detectors).
+fn role_traits(role: Role, n: u32, rng: &mut impl rand::Rng, start: Nanos, span: Nanos) -> (OsTraits, Browser) {
+    let (os, template, version, tls) = match role {
+        Role::MacosLaptop if n % 3 == 2 => (OsTraits::MACOS, CHROME, 131, TlsClient::Chrome),
+        Role::MacosLaptop => (OsTraits::MACOS, SAFARI, 1, TlsClient::Safari),
+        Role::WindowsDesktop if n % 4 == 3 => (OsTraits::WINDOWS, FIREFOX, 133, TlsClient::Firefox),
+        Role::WindowsDesktop => (OsTraits::WINDOWS, EDGE, 131, TlsClient::Chrome),
+        Role::LinuxServer | Role::CloudWebVm | Role::CloudWafVm => {
+            let ua = "curl/7.88.1".to_string();
+            return (
+                OsTraits::LINUX,
+                Browser {
+                    tls: TlsClient::Curl,
+                    user_agent: (ua.clone(), ua),
+                    updated_at: u64::MAX,
+                },
+            );
+        }
+        Role::PrinterIot => {
+            let ua = "HP-ChaiSOE/1.0".to_string();
+            return (
+                OsTraits::EMBEDDED,
+                Browser {
+                    tls: TlsClient::Embedded,
+                    user_agent: (ua.clone(), ua),
+                    updated_at: u64::MAX,
+                },
+            );
+        }
+    };
+    let old = template.replace("{V}", &version.to_string());
+    let new = template.replace("{V}", &(version + 1).to_string());
+    let updated_at = start + rng.random_range(0..span.max(1));
+    (
+        os,
+        Browser {
+            tls,
+            user_agent: (old, new),
+            updated_at,
+        },
+    )
 }
 
 /// Locally administered unicast MAC, deterministic per (kind, index).
@@ -287,6 +429,19 @@ pub fn public_ipv4(rng: &mut impl rand::Rng) -> Ipv4Addr {
             || o[3] == 255;
         if !reserved {
             return a;
+        }
+    }
+}
+
+/// A random global-unicast IPv6 address (2000::/3, not documentation space).
+pub fn public_ipv6(rng: &mut impl rand::Rng) -> Ipv6Addr {
+    loop {
+        let mut a: u128 = rng.random();
+        a = (a & !(0xe000u128 << 112)) | (0x2000u128 << 112);
+        let ip = Ipv6Addr::from(a);
+        let s = ip.segments();
+        if !(s[0] == 0x2001 && (s[1] == 0x0db8 || s[1] < 0x0200)) && s[0] != 0x2002 {
+            return ip;
         }
     }
 }

@@ -5,6 +5,7 @@ mod dns;
 pub mod frame;
 mod http;
 mod ntp;
+pub mod ocsp;
 pub mod stream;
 mod tcp;
 pub mod tls;
@@ -67,6 +68,14 @@ pub fn render(s: &Session) -> Rendered {
         }
         SessionKind::Tls(t) => {
             let (p, q, a) = tcp::render(s, &tls::turns(s, t));
+            (p, q, a, Proto::Tcp)
+        }
+        SessionKind::Raw(turns) => {
+            let turns: Vec<tcp::Turn> = turns
+                .iter()
+                .map(|&(up, down)| tcp::Turn::opaque(up, down, s.seed))
+                .collect();
+            let (p, q, a) = tcp::render(s, &turns);
             (p, q, a, Proto::Tcp)
         }
         SessionKind::Failed(f) => (tcp::render_failed(s, *f), 0, 0, Proto::Tcp),

@@ -40,13 +40,13 @@ impl Stream {
         self.len += n;
     }
 
-    /// The captured part of `[off, off + len)`.
+    /// The captured payload of the segment `[off, off + len)`: all of it or nothing, since a
+    /// segment cut in the middle leaves decoders with half a record to trip over.
     pub fn captured(&self, off: u64, len: u64) -> &[u8] {
-        let have = self.bytes.len() as u64;
-        if off >= have {
+        if off + len > self.bytes.len() as u64 {
             return &[];
         }
-        &self.bytes[off as usize..(off + len).min(have) as usize]
+        &self.bytes[off as usize..(off + len) as usize]
     }
 }
 
@@ -64,5 +64,9 @@ mod tests {
         assert_eq!(s.bytes.len() as u64, SNAP_AFTER);
         assert_eq!(s.captured(0, 4), b"HEAD");
         assert!(s.captured(SNAP_AFTER, 100).is_empty());
+        assert!(
+            s.captured(SNAP_AFTER - 10, 100).is_empty(),
+            "a segment is captured whole or not at all"
+        );
     }
 }

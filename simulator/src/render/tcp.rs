@@ -19,6 +19,28 @@ pub struct Turn {
     pub response: Stream,
 }
 
+impl Turn {
+    /// A turn of opaque bytes each way (binary protocols, print jobs).
+    pub fn opaque(up: u64, down: u64, seed: u64) -> Turn {
+        let fill = |n: u64, salt: u64| {
+            let mut s = Stream::default();
+            let mut x = seed ^ salt;
+            s.push_opaque(n, |b, k| {
+                b.extend((0..k).map(|_| {
+                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (x >> 56) as u8
+                }))
+            });
+            s
+        };
+        Turn {
+            request: fill(up, 1),
+            think: 2_000_000,
+            response: fill(down, 2),
+        }
+    }
+}
+
 /// Time between back-to-back segments from one sender (serialisation at ~1 Gbit/s plus stack).
 const SEGMENT_GAP: Nanos = 15_000;
 /// Client stack delay before it reacts (ACK, next request, FIN).
