@@ -9,6 +9,7 @@ pub mod attacks;
 pub mod behaviour;
 pub mod capture;
 pub mod certs;
+pub mod intent;
 pub mod render;
 pub mod rng;
 pub mod scenario;
@@ -39,8 +40,20 @@ pub struct Simulated {
     pub truth_flows: u64,
 }
 
+/// Optional outputs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Also write `sessions.jsonl`: every session's intended protocol facts.
+    pub sessions: bool,
+}
+
 /// Simulates `sc` with `seed` into `out_dir/capture.pcap[ng]` and `out_dir/truth.jsonl`.
 pub fn simulate(sc: &LoadedScenario, seed: u64, out_dir: &Path) -> Result<Simulated> {
+    simulate_with(sc, seed, out_dir, Options::default())
+}
+
+/// [`simulate`] with optional outputs.
+pub fn simulate_with(sc: &LoadedScenario, seed: u64, out_dir: &Path, opts: Options) -> Result<Simulated> {
     std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let s = &sc.scenario;
     let world = World::build(sc, seed);
@@ -73,14 +86,25 @@ pub fn simulate(sc: &LoadedScenario, seed: u64, out_dir: &Path) -> Result<Simula
     let truth = out_dir.join("truth.jsonl");
     let mut writer = CaptureWriter::create(&capture, s.format)?;
     let mut truth_w = TruthWriter::create(&truth)?;
+    let mut intent = if opts.sessions {
+        Some(intent::IntentWriter::create(&out_dir.join("sessions.jsonl"))?)
+    } else {
+        None
+    };
     let stats = merge(sources, &mut writer, |session, rendered| {
         if let Some(label) = &session.label {
             truth_w.flow(label, &rendered.flow)?;
+        }
+        if let Some(w) = &mut intent {
+            w.write(session, rendered)?;
         }
         Ok(())
     })
     .with_context(|| format!("writing {}", capture.display()))?;
     writer.finish()?;
+    if let Some(w) = intent {
+        w.finish()?;
+    }
     let truth_flows = truth_w.flows;
     truth_w.finish(&attacks)?;
     Ok(Simulated {

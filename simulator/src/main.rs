@@ -24,6 +24,10 @@ struct Args {
     /// Seed; overrides the scenario's `seed:`.
     #[arg(long)]
     seed: Option<u64>,
+    /// Also write DIR/sessions.jsonl: each session's intended protocol facts (SNI, HTTP
+    /// host/URI/user agent, DNS names and answers, payload bytes), for checking decoders.
+    #[arg(long)]
+    sessions: bool,
 }
 
 fn main() -> ExitCode {
@@ -36,7 +40,14 @@ fn main() -> ExitCode {
         }
     };
     let seed = args.seed.unwrap_or(sc.scenario.seed);
-    match simulator::simulate(&sc, seed, &args.out) {
+    match simulator::simulate_with(
+        &sc,
+        seed,
+        &args.out,
+        simulator::Options {
+            sessions: args.sessions,
+        },
+    ) {
         Ok(sim) => {
             eprintln!(
                 "{}: seed {seed}: {} sessions, {} packets ({} bytes) → {}; {} truth flows → {}",

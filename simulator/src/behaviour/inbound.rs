@@ -29,6 +29,8 @@ pub struct Inbound<'w> {
     next_probe: Nanos,
     probe_period: Nanos,
     monitors: Vec<IpAddr>,
+    /// Each monitor's next ephemeral port: its stack allocates them in sequence.
+    monitor_ports: Vec<u16>,
     chain: Arc<Vec<Vec<u8>>>,
     hostname: String,
 }
@@ -45,6 +47,7 @@ impl<'w> Inbound<'w> {
         let cas = certs::public_cas(&mut rng, start);
         let chain = Arc::new(certs::issued_chain(&cas[0], &hostname, &mut rng, start));
         let monitors = (0..3).map(|_| IpAddr::V4(public_ipv4(&mut rng))).collect();
+        let monitor_ports = (0..3).map(|_| rng.random_range(32768..40000)).collect();
         let probe_period = rng.random_range(10..=60) * NS_PER_SEC;
         let next_probe = start + rng.random_range(0..probe_period);
         let mut me = Inbound {
@@ -56,6 +59,7 @@ impl<'w> Inbound<'w> {
             next_probe,
             probe_period,
             monitors,
+            monitor_ports,
             chain,
             hostname,
         };
@@ -73,7 +77,7 @@ impl<'w> Inbound<'w> {
     fn session(
         &mut self,
         start: Nanos,
-        client_ip: IpAddr,
+        client: (IpAddr, u16),
         client_os: OsTraits,
         rtt: Nanos,
         kind: SessionKind,
@@ -81,9 +85,9 @@ impl<'w> Inbound<'w> {
         Session {
             start,
             client: Host {
-                ip: client_ip,
+                ip: client.0,
                 mac: self.gateway_mac,
-                port: self.rng.random_range(32768..61000),
+                port: client.1,
             },
             server: Host {
                 ip: self.dev.ip,
@@ -110,7 +114,10 @@ impl Iterator for Inbound<'_> {
             }
             if self.next_probe <= self.next_visit {
                 self.next_probe += self.probe_period;
-                let monitor = self.monitors[self.rng.random_range(0..self.monitors.len())];
+                let m = self.rng.random_range(0..self.monitors.len());
+                let port = self.monitor_ports[m];
+                self.monitor_ports[m] = if port >= 60999 { 32768 } else { port + 1 };
+                let monitor = (self.monitors[m], port);
                 let ex = HttpExchange {
                     method: "GET",
                     uri: "/health".into(),
@@ -129,7 +136,10 @@ impl Iterator for Inbound<'_> {
             if self.rng.random::<f64>() >= activity(Role::MacosLaptop, t, 0).max(0.15) {
                 continue;
             }
-            let visitor = IpAddr::V4(public_ipv4(&mut self.rng));
+            let visitor = (
+                IpAddr::V4(public_ipv4(&mut self.rng)),
+                self.rng.random_range(32768..61000),
+            );
             let (os, client) = if self.rng.random_bool(0.6) {
                 (OsTraits::WINDOWS, TlsClient::Chrome)
             } else {

@@ -174,7 +174,7 @@ fn jobs_for(role: Role) -> Vec<Job> {
                     uri: "/c/msdownload/update/software/defu/2026/03/am_delta_patch_1.425.112.0.exe",
                     ua: "Microsoft-Delivery-Optimization/10.0",
                     up: (0, 0),
-                    down: (MIB, 12 * MIB),
+                    down: (MIB / 2, 6 * MIB),
                 },
             ),
             job(
@@ -255,6 +255,13 @@ impl<'w> DeviceLife<'w> {
     pub fn new(world: &'w World, dev: &'w Device, seed: u64, start: Nanos, end: Nanos) -> Self {
         let mut rng = stream(seed, "device", dev.index as u64);
         let mut jobs = jobs_for(dev.role);
+        // About a third of people sync a cloud drive daily; servers always back up.
+        let syncs = rng.random_bool(0.35);
+        jobs.retain(|j| {
+            !matches!(j.kind, JobKind::Backup { .. })
+                || syncs
+                || !matches!(dev.role, Role::MacosLaptop | Role::WindowsDesktop)
+        });
         for j in &mut jobs {
             // A random phase within the first period: devices were switched on at different times.
             j.next = start + (rng.random::<f64>() * j.period_s * NS_PER_SEC as f64) as Nanos;
@@ -423,10 +430,10 @@ impl<'w> DeviceLife<'w> {
             self.push_to(t, server, target.os, 600_000, SessionKind::Tls(tls), self.dev.os);
             return;
         }
-        if is_client && roll < 0.07 && !self.printers.is_empty() {
+        if is_client && roll < 0.055 && !self.printers.is_empty() {
             // A print job: raw TCP to port 9100.
             let p = self.printers[self.rng.random_range(0..self.printers.len())];
-            let size = self.range((40_000, 3 * MIB));
+            let size = self.range((20_000, MIB));
             let server = Host {
                 ip: p.ip,
                 mac: p.mac,
