@@ -74,7 +74,7 @@ impl CaptureWriter {
         })
     }
 
-    pub fn write(&mut self, p: &Packet, comment: Option<&str>) -> Result<()> {
+    pub fn write(&mut self, p: &Packet, data: &[u8], comment: Option<&str>) -> Result<()> {
         let ts = StdDuration::from_nanos(p.ts);
         match self {
             CaptureWriter::Pcapng(w) => {
@@ -85,7 +85,7 @@ impl CaptureWriter {
                     interface_id: 0,
                     timestamp: ts,
                     original_len: p.orig_len,
-                    data: (&p.data[..]).into(),
+                    data: data.into(),
                     options,
                 })?;
             }
@@ -93,7 +93,7 @@ impl CaptureWriter {
                 w.write_packet(&PcapPacket {
                     timestamp: ts,
                     orig_len: p.orig_len,
-                    data: (&p.data[..]).into(),
+                    data: data.into(),
                 })?;
             }
         }
@@ -172,17 +172,27 @@ pub fn merge<'a>(
             let Some(a) = active[idx].as_mut() else {
                 continue;
             };
-            let p = &a.rendered.packets[a.next];
-            writer.write(p, a.rendered.comment.as_deref())?;
-            stats.packets += 1;
-            stats.bytes += p.data.len() as u64;
-            a.next += 1;
-            if let Some(p) = a.rendered.packets.get(a.next) {
-                heap.push(Reverse((p.ts, order, slot)));
-                order += 1;
-            } else {
-                active[idx] = None;
-                free.push(idx);
+            // Write this session's packets while they stay strictly earlier than anything else
+            // pending: the heap would return them next anyway, so skip its push/pop.
+            loop {
+                let p = &a.rendered.packets[a.next];
+                writer.write(p, p.data(&a.rendered.buf), a.rendered.comment.as_deref())?;
+                stats.packets += 1;
+                stats.bytes += u64::from(p.len);
+                a.next += 1;
+                match a.rendered.packets.get(a.next) {
+                    Some(p) if heap.peek().is_none_or(|Reverse((ts, _, _))| p.ts < *ts) => {}
+                    Some(p) => {
+                        heap.push(Reverse((p.ts, order, slot)));
+                        order += 1;
+                        break;
+                    }
+                    None => {
+                        active[idx] = None;
+                        free.push(idx);
+                        break;
+                    }
+                }
             }
         }
     }

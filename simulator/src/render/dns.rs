@@ -9,7 +9,7 @@ use super::frame::{Path, udp_frame};
 use crate::session::{DnsExchange, DnsType, Session};
 
 /// Query and answer; returns the packets and the payload bytes each way.
-pub fn render(s: &Session, d: &DnsExchange) -> (Vec<Packet>, u64, u64) {
+pub fn render(s: &Session, d: &DnsExchange, buf: &mut Vec<u8>) -> (Vec<Packet>, u64, u64) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s.seed);
     let query = encode(d, false);
     let answer = encode(d, true);
@@ -30,23 +30,12 @@ pub fn render(s: &Session, d: &DnsExchange) -> (Vec<Packet>, u64, u64) {
         ip_id: rng.random(),
     };
     let packets = vec![
-        Packet {
-            ts: s.start,
-            orig_len: 0,
-            data: udp_frame(&up, s.client.port, s.server.port, &query),
-        },
-        Packet {
-            ts: s.start + s.rtt,
-            orig_len: 0,
-            data: udp_frame(&down, s.server.port, s.client.port, &answer),
-        },
-    ]
-    .into_iter()
-    .map(|mut p| {
-        p.orig_len = p.data.len() as u32;
-        p
-    })
-    .collect();
+        Packet::at(s.start, udp_frame(buf, &up, s.client.port, s.server.port, &query)),
+        Packet::at(
+            s.start + s.rtt,
+            udp_frame(buf, &down, s.server.port, s.client.port, &answer),
+        ),
+    ];
     (packets, query.len() as u64, answer.len() as u64)
 }
 

@@ -26,12 +26,20 @@ fn ip_header_len(ip: IpAddr) -> usize {
     if ip.is_ipv4() { 20 } else { 40 }
 }
 
-/// Writes Ethernet and IP headers for a transport payload of `l4_len` bytes on the wire, in a
-/// buffer with room for `captured_l4` of them; returns the frame and the offset at which the
-/// transport header starts.
-fn emit_l2_l3(p: &Path, proto: IpProtocol, l4_len: usize, captured_l4: usize) -> (Vec<u8>, usize) {
+/// Appends a frame with Ethernet and IP headers for a transport payload of `l4_len` bytes on
+/// the wire, with room for `captured_l4` of them, to `out`; returns the frame (a slice of `out`)
+/// and the offset in it at which the transport header starts.
+fn emit_l2_l3<'o>(
+    out: &'o mut Vec<u8>,
+    p: &Path,
+    proto: IpProtocol,
+    l4_len: usize,
+    captured_l4: usize,
+) -> (&'o mut [u8], usize) {
     let l3 = ip_header_len(p.src_ip);
-    let mut buf = vec![0u8; ETH_LEN + l3 + captured_l4];
+    let start = out.len();
+    out.resize(start + ETH_LEN + l3 + captured_l4, 0);
+    let buf = &mut out[start..];
     let ethertype = if p.src_ip.is_ipv4() {
         EthernetProtocol::Ipv4
     } else {
@@ -42,7 +50,7 @@ fn emit_l2_l3(p: &Path, proto: IpProtocol, l4_len: usize, captured_l4: usize) ->
         dst_addr: EthernetAddress(p.dst_mac),
         ethertype,
     };
-    eth.emit(&mut EthernetFrame::new_unchecked(&mut buf[..]));
+    eth.emit(&mut EthernetFrame::new_unchecked(&mut *buf));
     match (p.src_ip, p.dst_ip) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => {
             let repr = Ipv4Repr {
@@ -73,12 +81,21 @@ fn emit_l2_l3(p: &Path, proto: IpProtocol, l4_len: usize, captured_l4: usize) ->
     (buf, ETH_LEN + l3)
 }
 
+/// Where a frame sits in a session's buffer, and its length on the wire.
+#[derive(Clone, Copy, Debug)]
+pub struct Placed {
+    pub start: u32,
+    pub len: u32,
+    pub orig_len: u32,
+}
+
 /// A TCP segment in an Ethernet frame whose payload is `wire_len` bytes on the wire, of which
 /// `tcp.payload` were captured. Returns the frame as captured and its length on the wire.
 /// (When the payload is cut, its checksum cannot be checked by anyone, as in a real capture.)
-pub fn tcp_frame(p: &Path, tcp: &TcpRepr, wire_len: usize) -> (Vec<u8>, u32) {
+pub fn tcp_frame(out: &mut Vec<u8>, p: &Path, tcp: &TcpRepr, wire_len: usize) -> Placed {
+    let start = out.len();
     let header = tcp.header_len();
-    let (mut buf, off) = emit_l2_l3(p, IpProtocol::Tcp, header + wire_len, header + tcp.payload.len());
+    let (buf, off) = emit_l2_l3(out, p, IpProtocol::Tcp, header + wire_len, header + tcp.payload.len());
     let (src, dst) = (IpAddress::from(p.src_ip), IpAddress::from(p.dst_ip));
     tcp.emit(
         &mut TcpPacket::new_unchecked(&mut buf[off..]),
@@ -86,12 +103,18 @@ pub fn tcp_frame(p: &Path, tcp: &TcpRepr, wire_len: usize) -> (Vec<u8>, u32) {
         &dst,
         &ChecksumCapabilities::default(),
     );
-    (buf, (off + header + wire_len) as u32)
+    let orig_len = (off + header + wire_len) as u32;
+    Placed {
+        start: start as u32,
+        len: (out.len() - start) as u32,
+        orig_len,
+    }
 }
 
 /// A complete UDP datagram in an Ethernet frame.
-pub fn udp_frame(p: &Path, src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
-    let (mut buf, off) = emit_l2_l3(p, IpProtocol::Udp, 8 + payload.len(), 8 + payload.len());
+pub fn udp_frame(out: &mut Vec<u8>, p: &Path, src_port: u16, dst_port: u16, payload: &[u8]) -> Placed {
+    let start = out.len();
+    let (buf, off) = emit_l2_l3(out, p, IpProtocol::Udp, 8 + payload.len(), 8 + payload.len());
     let (src, dst) = (IpAddress::from(p.src_ip), IpAddress::from(p.dst_ip));
     UdpRepr { src_port, dst_port }.emit(
         &mut UdpPacket::new_unchecked(&mut buf[off..]),
@@ -101,5 +124,10 @@ pub fn udp_frame(p: &Path, src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<
         |b| b.copy_from_slice(payload),
         &ChecksumCapabilities::default(),
     );
-    buf
+    let len = (out.len() - start) as u32;
+    Placed {
+        start: start as u32,
+        len,
+        orig_len: len,
+    }
 }

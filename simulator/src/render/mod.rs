@@ -16,13 +16,31 @@ use std::sync::Arc;
 use crate::session::{Session, SessionKind};
 use crate::units::Nanos;
 
-/// One captured packet.
-#[derive(Clone, Debug)]
+/// One captured packet; its bytes live in the session's [`Rendered::buf`] (one allocation per
+/// session, not per packet).
+#[derive(Clone, Copy, Debug)]
 pub struct Packet {
     pub ts: Nanos,
-    pub data: Vec<u8>,
-    /// Length on the wire; larger than `data.len()` when the capture truncated it.
+    pub start: u32,
+    pub len: u32,
+    /// Length on the wire; larger than `len` when the capture truncated it.
     pub orig_len: u32,
+}
+
+impl Packet {
+    pub fn at(ts: Nanos, placed: frame::Placed) -> Packet {
+        Packet {
+            ts,
+            start: placed.start,
+            len: placed.len,
+            orig_len: placed.orig_len,
+        }
+    }
+
+    /// The captured bytes.
+    pub fn data<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
+        &buf[self.start as usize..(self.start + self.len) as usize]
+    }
 }
 
 /// Transport protocol of a flow, named as Zeek names it.
@@ -51,23 +69,26 @@ pub struct FlowSummary {
 
 pub struct Rendered {
     pub packets: Vec<Packet>,
+    /// Every packet's captured bytes, back to back.
+    pub buf: Vec<u8>,
     /// pcapng comment for every packet of a labelled session.
     pub comment: Option<Arc<str>>,
     pub flow: FlowSummary,
 }
 
 pub fn render(s: &Session) -> Rendered {
+    let mut buf = Vec::new();
     let (packets, bytes_orig, bytes_resp, proto) = match &s.kind {
         SessionKind::Dns(d) => {
-            let (p, q, a) = dns::render(s, d);
+            let (p, q, a) = dns::render(s, d, &mut buf);
             (p, q, a, Proto::Udp)
         }
         SessionKind::Http(ex) => {
-            let (p, q, a) = tcp::render(s, &http::streams(s, ex));
+            let (p, q, a) = tcp::render(s, &http::streams(s, ex), &mut buf);
             (p, q, a, Proto::Tcp)
         }
         SessionKind::Tls(t) => {
-            let (p, q, a) = tcp::render(s, &tls::turns(s, t));
+            let (p, q, a) = tcp::render(s, &tls::turns(s, t), &mut buf);
             (p, q, a, Proto::Tcp)
         }
         SessionKind::Raw(turns) => {
@@ -75,12 +96,12 @@ pub fn render(s: &Session) -> Rendered {
                 .iter()
                 .map(|&(up, down)| tcp::Turn::opaque(up, down, s.seed))
                 .collect();
-            let (p, q, a) = tcp::render(s, &turns);
+            let (p, q, a) = tcp::render(s, &turns, &mut buf);
             (p, q, a, Proto::Tcp)
         }
-        SessionKind::Failed(f) => (tcp::render_failed(s, *f), 0, 0, Proto::Tcp),
+        SessionKind::Failed(f) => (tcp::render_failed(s, *f, &mut buf), 0, 0, Proto::Tcp),
         SessionKind::Ntp => {
-            let (p, q, a) = ntp::render(s);
+            let (p, q, a) = ntp::render(s, &mut buf);
             (p, q, a, Proto::Udp)
         }
     };
@@ -101,5 +122,10 @@ pub fn render(s: &Session) -> Rendered {
             l.attack_id, l.attack, l.stage, l.technique
         ))
     });
-    Rendered { packets, comment, flow }
+    Rendered {
+        packets,
+        buf,
+        comment,
+        flow,
+    }
 }

@@ -19,7 +19,7 @@ fn ntp_ts(ns: Nanos) -> [u8; 8] {
     b
 }
 
-pub fn render(s: &Session) -> (Vec<Packet>, u64, u64) {
+pub fn render(s: &Session, buf: &mut Vec<u8>) -> (Vec<Packet>, u64, u64) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s.seed);
     let sent = s.start;
     let back = s.start + s.rtt;
@@ -56,19 +56,9 @@ pub fn render(s: &Session) -> (Vec<Packet>, u64, u64) {
         ttl: s.server_os.ttl,
         ip_id: rng.random(),
     };
-    let a = udp_frame(&up, s.client.port, s.server.port, &req);
-    let b = udp_frame(&down, s.server.port, s.client.port, &resp);
     let packets = vec![
-        Packet {
-            ts: sent,
-            orig_len: a.len() as u32,
-            data: a,
-        },
-        Packet {
-            ts: back,
-            orig_len: b.len() as u32,
-            data: b,
-        },
+        Packet::at(sent, udp_frame(buf, &up, s.client.port, s.server.port, &req)),
+        Packet::at(back, udp_frame(buf, &down, s.server.port, s.client.port, &resp)),
     ];
     (packets, 48, 48)
 }

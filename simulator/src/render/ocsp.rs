@@ -24,7 +24,9 @@ fn seq(parts: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn random(rng: &mut impl Rng, n: usize) -> Vec<u8> {
-    (0..n).map(|_| rng.random::<u8>()).collect()
+    let mut v = vec![0u8; n];
+    rng.fill_bytes(&mut v);
+    v
 }
 
 /// SHA-1 AlgorithmIdentifier.

@@ -59,6 +59,7 @@ struct Conv<'a> {
     client: Side,
     server: Side,
     packets: Vec<Packet>,
+    buf: &'a mut Vec<u8>,
 }
 
 /// A segment's payload: what was captured of it and its length on the wire.
@@ -118,10 +119,10 @@ impl Conv<'_> {
             }),
             payload: payload.captured,
         };
-        let (data, orig_len) = tcp_frame(&me.path, &repr, payload.wire as usize);
+        let placed = tcp_frame(self.buf, &me.path, &repr, payload.wire as usize);
         me.path.ip_id = me.path.ip_id.wrapping_add(1);
         me.seq = me.seq.wrapping_add(payload.wire + control.len() as u32);
-        self.packets.push(Packet { ts, orig_len, data });
+        self.packets.push(Packet::at(ts, placed));
     }
 
     /// Sends `stream` from one side as MSS-sized segments starting at `start`, within the
@@ -199,7 +200,7 @@ fn effective_window(os: OsTraits) -> u64 {
     u64::from(window_after_scale(os)) << os.window_scale.unwrap_or(0)
 }
 
-fn conv(s: &Session) -> Conv<'_> {
+fn conv<'a>(s: &'a Session, buf: &'a mut Vec<u8>) -> Conv<'a> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s.seed);
     let mut side = |path: Path, port, os| Side {
         path,
@@ -237,6 +238,7 @@ fn conv(s: &Session) -> Conv<'_> {
         client,
         server,
         packets: Vec::new(),
+        buf,
     };
     c.client.path.ip_id = rng.random();
     c.server.path.ip_id = rng.random();
@@ -244,8 +246,8 @@ fn conv(s: &Session) -> Conv<'_> {
 }
 
 /// Renders a full connection carrying `turns`; returns packets and payload bytes each way.
-pub fn render(s: &Session, turns: &[Turn]) -> (Vec<Packet>, u64, u64) {
-    let mut c = conv(s);
+pub fn render(s: &Session, turns: &[Turn], buf: &mut Vec<u8>) -> (Vec<Packet>, u64, u64) {
+    let mut c = conv(s, buf);
     c.packets.reserve(8 + 4 * turns.len());
     let rtt = s.rtt;
     let mut t = s.start;
@@ -284,8 +286,8 @@ pub fn render(s: &Session, turns: &[Turn]) -> (Vec<Packet>, u64, u64) {
 }
 
 /// A connection attempt that fails: refused (RST) or unanswered (SYN retries with back-off).
-pub fn render_failed(s: &Session, failure: ConnectFailure) -> Vec<Packet> {
-    let mut c = conv(s);
+pub fn render_failed(s: &Session, failure: ConnectFailure, buf: &mut Vec<u8>) -> Vec<Packet> {
+    let mut c = conv(s, buf);
     match failure {
         ConnectFailure::Refused => {
             c.emit(true, s.start, TcpControl::Syn, EMPTY, true, None);

@@ -20,6 +20,19 @@ const GREASE: [u16; 16] = [
     0xeaea, 0xfafa,
 ];
 
+/// Appends `n` random bytes (ciphertext, keys, nonces) in one draw from the stream.
+fn append_random(v: &mut Vec<u8>, rng: &mut impl Rng, n: usize) {
+    let start = v.len();
+    v.resize(start + n, 0);
+    rng.fill_bytes(&mut v[start..]);
+}
+
+fn random_bytes(rng: &mut impl Rng, n: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n);
+    append_random(&mut v, rng, n);
+    v
+}
+
 fn u16be(v: &mut Vec<u8>, x: u16) {
     v.extend_from_slice(&x.to_be_bytes());
 }
@@ -72,7 +85,7 @@ fn encrypted(stream: &mut Stream, rng: &mut impl Rng, mut plaintext: u64, overhe
         u16be(&mut h, 0x0303);
         u16be(&mut h, len as u16);
         stream.push(&h);
-        stream.push_opaque(len, |b, k| b.extend((0..k).map(|_| rng.random::<u8>())));
+        stream.push_opaque(len, |b, k| append_random(b, rng, k));
         plaintext -= chunk;
     }
 }
@@ -175,11 +188,11 @@ fn client_hello(t: &TlsSession, rng: &mut impl Rng) -> Vec<u8> {
     let grease = GREASE[rng.random_range(0..GREASE.len())];
     let mut b = Vec::with_capacity(512);
     u16be(&mut b, 0x0303);
-    b.extend((0..32).map(|_| rng.random::<u8>()));
+    append_random(&mut b, rng, 32);
     if p.tls13 {
         // Middlebox-compatibility session id.
         b.push(32);
-        b.extend((0..32).map(|_| rng.random::<u8>()));
+        append_random(&mut b, rng, 32);
     } else {
         b.push(0);
     }
@@ -236,7 +249,7 @@ fn client_hello(t: &TlsSession, rng: &mut impl Rng) -> Vec<u8> {
             vec16(&mut shares, &[0]);
         }
         u16be(&mut shares, 0x001d);
-        let key: Vec<u8> = (0..32).map(|_| rng.random::<u8>()).collect();
+        let key = random_bytes(rng, 32);
         vec16(&mut shares, &key);
         let mut body = Vec::new();
         vec16(&mut body, &shares);
@@ -262,9 +275,9 @@ fn client_hello(t: &TlsSession, rng: &mut impl Rng) -> Vec<u8> {
 fn server_hello(t: &TlsSession, session_id_len: u8, rng: &mut impl Rng) -> Vec<u8> {
     let mut b = Vec::with_capacity(128);
     u16be(&mut b, 0x0303);
-    b.extend((0..32).map(|_| rng.random::<u8>()));
+    append_random(&mut b, rng, 32);
     b.push(session_id_len);
-    b.extend((0..session_id_len).map(|_| rng.random::<u8>()));
+    append_random(&mut b, rng, usize::from(session_id_len));
     let mut e = Vec::new();
     match t.version {
         TlsVersion::V13 => {
@@ -273,7 +286,7 @@ fn server_hello(t: &TlsSession, session_id_len: u8, rng: &mut impl Rng) -> Vec<u
             ext(&mut e, 43, &[0x03, 0x04]);
             let mut share = Vec::new();
             u16be(&mut share, 0x001d);
-            let key: Vec<u8> = (0..32).map(|_| rng.random::<u8>()).collect();
+            let key = random_bytes(rng, 32);
             vec16(&mut share, &key);
             ext(&mut e, 51, &share);
         }
@@ -312,9 +325,9 @@ fn server_key_exchange(rng: &mut impl Rng) -> Vec<u8> {
     let mut b = vec![3]; // named_curve
     u16be(&mut b, 0x001d);
     b.push(32);
-    b.extend((0..32).map(|_| rng.random::<u8>()));
+    append_random(&mut b, rng, 32);
     u16be(&mut b, 0x0807); // ed25519
-    let sig: Vec<u8> = (0..64).map(|_| rng.random::<u8>()).collect();
+    let sig = random_bytes(rng, 64);
     vec16(&mut b, &sig);
     handshake(12, &b)
 }
@@ -383,15 +396,15 @@ pub fn turns(s: &Session, t: &TlsSession) -> Vec<Turn> {
             });
             let mut up = Stream::default();
             let mut cke = vec![32u8];
-            cke.extend((0..32).map(|_| rng.random::<u8>()));
+            append_random(&mut cke, &mut rng, 32);
             record(&mut up, HANDSHAKE, 0x0303, &handshake(16, &cke));
             record(&mut up, CHANGE_CIPHER_SPEC, 0x0303, &[1]);
             // Encrypted Finished: 8-byte explicit nonce, 16 bytes verify data with header, tag.
-            let fin: Vec<u8> = (0..40).map(|_| rng.random::<u8>()).collect();
+            let fin = random_bytes(&mut rng, 40);
             record(&mut up, HANDSHAKE, 0x0303, &fin);
             let mut down = Stream::default();
             record(&mut down, CHANGE_CIPHER_SPEC, 0x0303, &[1]);
-            let fin: Vec<u8> = (0..40).map(|_| rng.random::<u8>()).collect();
+            let fin = random_bytes(&mut rng, 40);
             record(&mut down, HANDSHAKE, 0x0303, &fin);
             turns.push(Turn {
                 request: up,
