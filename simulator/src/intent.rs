@@ -107,6 +107,7 @@ impl IntentWriter {
             SessionKind::Failed(_) => rec.kind = "failed",
             SessionKind::Ntp => rec.kind = "ntp",
             SessionKind::Raw(_) => rec.kind = "raw",
+            SessionKind::Media(_) => rec.kind = "media",
         }
         serde_json::to_writer(&mut self.out, &rec)?;
         self.out.write_all(b"\n")?;

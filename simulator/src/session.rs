@@ -58,6 +58,20 @@ pub enum SessionKind {
     Ntp,
     /// A TCP connection carrying opaque bytes (e.g. a raw print job): (up, down) per turn.
     Raw(Vec<(u64, u64)>),
+    /// A stretch of real-time media over UDP (RTP), e.g. one minute of a video call.
+    Media(MediaStream),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct MediaStream {
+    pub duration: Nanos,
+    /// Packets per second each way.
+    pub pps: u32,
+    /// Payload size range each way.
+    pub size: (u16, u16),
+    /// RTP synchronisation sources (one per direction) and the starting sequence numbers.
+    pub ssrc: (u32, u32),
+    pub seq: (u16, u16),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -178,6 +178,8 @@ pub const SERVICES: &[(&str, Scheme)] = &[
     ("raw.githubusercontent.com", Scheme::Https { tls13: true }),
     ("ocsp.digicert.com", Scheme::Http),
     ("printer-status.hpconnected.com", Scheme::Http),
+    // Meeting media relay (UDP 8801); signalling goes to zoom.us.
+    ("zoomff01mmr.cloud.zoom.us", Scheme::Http),
 ];
 
 const SYLLABLES: &[&str] = &[

@@ -19,8 +19,8 @@ use crate::render::tls::supports_tls13;
 use crate::rng::{Stream, stream};
 use crate::scenario::Role;
 use crate::session::{
-    Body, ConnectFailure, DnsExchange, DnsType, Host, HttpExchange, Session, SessionKind, TlsClient, TlsExchange,
-    TlsSession, TlsVersion,
+    Body, ConnectFailure, DnsExchange, DnsType, Host, HttpExchange, MediaStream, Session, SessionKind, TlsClient,
+    TlsExchange, TlsSession, TlsVersion,
 };
 use crate::units::{NS_PER_SEC, Nanos, second_of_day, weekday};
 use crate::world::{Device, OsTraits, Scheme, World};
@@ -95,6 +95,10 @@ enum JobKind {
         client: TlsClient,
         size: (u64, u64),
     },
+    /// A video meeting: TLS signalling, then UDP media for some minutes.
+    VideoCall {
+        minutes: (u64, u64),
+    },
 }
 
 const MIB: u64 = 1 << 20;
@@ -140,6 +144,7 @@ fn jobs_for(role: Role) -> Vec<Job> {
                     size: (5 * MIB, 40 * MIB),
                 },
             ),
+            job(86_400.0, 0.3, JobKind::VideoCall { minutes: (10, 40) }),
         ],
         Role::WindowsDesktop => vec![
             job(2048.0, 0.01, JobKind::Ntp("time.windows.com")),
@@ -186,6 +191,7 @@ fn jobs_for(role: Role) -> Vec<Job> {
                     size: (2 * MIB, 30 * MIB),
                 },
             ),
+            job(86_400.0, 0.3, JobKind::VideoCall { minutes: (10, 40) }),
         ],
         Role::LinuxServer | Role::CloudWebVm | Role::CloudWafVm => vec![
             job(1024.0, 0.01, JobKind::Ntp("0.debian.pool.ntp.org")),
@@ -246,6 +252,8 @@ pub struct DeviceLife<'w> {
     queue: std::collections::VecDeque<Session>,
     /// Start of the latest session queued: the next event may not start before it.
     horizon: Nanos,
+    /// Upcoming chunks of a call's media, released in time order by `step`.
+    media: std::collections::VecDeque<Session>,
     /// Internal HTTPS services (printers, servers) this device may use.
     intranet: Vec<&'w Device>,
     printers: Vec<&'w Device>,
@@ -262,6 +270,9 @@ impl<'w> DeviceLife<'w> {
                 || syncs
                 || !matches!(dev.role, Role::MacosLaptop | Role::WindowsDesktop)
         });
+        // Some people spend part of the day in video meetings (each minute is ~6000 packets).
+        let meets = rng.random_bool(0.12);
+        jobs.retain(|j| !matches!(j.kind, JobKind::VideoCall { .. }) || meets);
         for j in &mut jobs {
             // A random phase within the first period: devices were switched on at different times.
             j.next = start + (rng.random::<f64>() * j.period_s * NS_PER_SEC as f64) as Nanos;
@@ -285,6 +296,7 @@ impl<'w> DeviceLife<'w> {
             dns_cache: HashMap::new(),
             next_port,
             queue: Default::default(),
+            media: Default::default(),
             horizon: start,
             intranet,
             printers,
@@ -322,16 +334,22 @@ impl<'w> DeviceLife<'w> {
                 .map(|(i, j)| (i, j.next))
                 .min_by_key(|&(_, t)| t)
                 .unwrap_or((0, u64::MAX));
-            let t = self.next_visit.min(job_next).max(self.horizon);
+            let media_next = self.media.front().map_or(u64::MAX, |m| m.start);
+            let t = self.next_visit.min(job_next).min(media_next).max(self.horizon);
             if t >= self.end {
                 return false;
+            }
+            if media_next <= job_next && media_next <= self.next_visit {
+                let chunk = self.media.pop_front().expect("peeked");
+                self.enqueue(chunk);
+                return true;
             }
             if job_next <= self.next_visit {
                 let idle = activity(self.dev.role, t, self.day_offset_s) < 0.5;
                 let laptop = matches!(self.dev.role, Role::MacosLaptop | Role::WindowsDesktop);
                 let job = &mut self.jobs[ji];
-                // Laptops back up while they are in use: a deferred run waits an hour.
-                if laptop && idle && matches!(job.kind, JobKind::Backup { .. }) {
+                // Laptops back up and meet while they are in use: a deferred run waits an hour.
+                if laptop && idle && matches!(job.kind, JobKind::Backup { .. } | JobKind::VideoCall { .. }) {
                     job.next = t + 3600 * NS_PER_SEC;
                     continue;
                 }
@@ -391,6 +409,7 @@ impl<'w> DeviceLife<'w> {
                 let ex = self.http_exchange(method, uri.to_string(), host, ua.to_string(), body, resp);
                 self.http(t, host, vec![ex]);
             }
+            JobKind::VideoCall { minutes } => self.video_call(t, minutes),
             JobKind::Backup { host, client, size } => {
                 let size = self.range(size);
                 let ex = TlsExchange {
@@ -401,6 +420,58 @@ impl<'w> DeviceLife<'w> {
                 };
                 self.https(t, host, 443, client, vec![ex]);
             }
+        }
+    }
+
+    fn video_call(&mut self, t: Nanos, minutes: (u64, u64)) {
+        // Signalling over TLS to the meeting service, then media to its relay on UDP 8801.
+        let ex = TlsExchange {
+            up: self.range((2_000, 8_000)),
+            down: self.range((4_000, 30_000)),
+            think: 40_000_000,
+            record_size: None,
+        };
+        self.https(t, "zoom.us", 443, TlsClient::Chrome, vec![ex]);
+        let Some((at, ip, site)) = self.resolve(self.horizon + 500_000_000, "zoomff01mmr.cloud.zoom.us", false) else {
+            return;
+        };
+        let rtt = self.world.sites[site].rtt;
+        let port = self.port();
+        let ssrc = (self.rng.random(), self.rng.random());
+        let seq0: (u16, u16) = (self.rng.random(), self.rng.random());
+        const PPS: u32 = 50;
+        for minute in 0..self.range(minutes) {
+            let advanced = (minute as u32 * PPS * 60) as u16;
+            let media = MediaStream {
+                duration: 60 * NS_PER_SEC,
+                pps: PPS,
+                size: (150, 1150),
+                ssrc,
+                seq: (seq0.0.wrapping_add(advanced), seq0.1.wrapping_add(advanced)),
+            };
+            let start = at + minute * 60 * NS_PER_SEC;
+            if start >= self.end {
+                break;
+            }
+            self.media.push_back(Session {
+                start,
+                client: Host {
+                    ip: self.dev.ip,
+                    mac: self.dev.mac,
+                    port,
+                },
+                server: Host {
+                    ip,
+                    mac: self.world.gateway_mac,
+                    port: 8801,
+                },
+                client_os: self.dev.os,
+                server_os: OsTraits::LINUX,
+                rtt,
+                kind: SessionKind::Media(media),
+                label: None,
+                seed: self.rng.random(),
+            });
         }
     }
 

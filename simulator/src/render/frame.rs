@@ -131,3 +131,35 @@ pub fn udp_frame(out: &mut Vec<u8>, p: &Path, src_port: u16, dst_port: u16, payl
         orig_len: len,
     }
 }
+
+/// A UDP datagram with `wire_len` payload bytes on the wire of which `captured` were captured.
+/// `checksum` stands for the one computed over the full payload, which the capture cannot
+/// show (nobody can check it, as with any cut packet).
+pub fn udp_frame_snapped(
+    out: &mut Vec<u8>,
+    p: &Path,
+    ports: (u16, u16),
+    captured: &[u8],
+    wire_len: usize,
+    checksum: u16,
+) -> Placed {
+    let (src_port, dst_port) = ports;
+    if captured.len() >= wire_len {
+        return udp_frame(out, p, src_port, dst_port, captured);
+    }
+    let start = out.len();
+    let (buf, off) = emit_l2_l3(out, p, IpProtocol::Udp, 8 + wire_len, 8 + captured.len());
+    let mut udp = UdpPacket::new_unchecked(&mut buf[off..]);
+    udp.set_src_port(src_port);
+    udp.set_dst_port(dst_port);
+    udp.set_len((8 + wire_len) as u16);
+    udp.set_checksum(checksum.max(1));
+    // (Not `payload_mut`: it trusts the length field, which counts bytes the capture lacks.)
+    buf[off + 8..off + 8 + captured.len()].copy_from_slice(captured);
+    let len = (out.len() - start) as u32;
+    Placed {
+        start: start as u32,
+        len,
+        orig_len: len + (wire_len - captured.len()) as u32,
+    }
+}

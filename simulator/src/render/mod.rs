@@ -4,6 +4,7 @@
 mod dns;
 pub mod frame;
 mod http;
+mod media;
 mod ntp;
 pub mod ocsp;
 pub mod stream;
@@ -100,6 +101,10 @@ pub fn render(s: &Session) -> Rendered {
             (p, q, a, Proto::Tcp)
         }
         SessionKind::Failed(f) => (tcp::render_failed(s, *f, &mut buf), 0, 0, Proto::Tcp),
+        SessionKind::Media(m) => {
+            let (p, q, a) = media::render(s, m, &mut buf);
+            (p, q, a, Proto::Udp)
+        }
         SessionKind::Ntp => {
             let (p, q, a) = ntp::render(s, &mut buf);
             (p, q, a, Proto::Udp)
