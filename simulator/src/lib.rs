@@ -82,6 +82,8 @@ pub fn simulate_with(sc: &LoadedScenario, seed: u64, out_dir: &Path, opts: Optio
         });
     }
 
+    let inventory = out_dir.join("devices.jsonl");
+    std::fs::write(&inventory, world.inventory()).with_context(|| format!("cannot write {}", inventory.display()))?;
     let capture = out_dir.join(s.format.file_name());
     let truth = out_dir.join("truth.jsonl");
     let mut writer = CaptureWriter::create(&capture, s.format)?;

@@ -90,6 +90,8 @@ impl Browser {
 pub struct Device {
     /// `GROUP-N`, as scenarios refer to it.
     pub name: String,
+    /// Who uses or runs it: a person for laptops and desktops, a team for servers.
+    pub owner: String,
     pub role: Role,
     pub ip: IpAddr,
     /// Set for dual-stack devices.
@@ -180,6 +182,14 @@ pub const SERVICES: &[(&str, Scheme)] = &[
     ("printer-status.hpconnected.com", Scheme::Http),
     // Meeting media relay (UDP 8801); signalling goes to zoom.us.
     ("zoomff01mmr.cloud.zoom.us", Scheme::Http),
+];
+
+const FIRST_NAMES: &[&str] = &[
+    "alice", "bob", "carmen", "dev", "elif", "farid", "grace", "hiro", "ines", "jonas", "kemi", "liam", "mei", "nora",
+    "oscar", "priya", "quinn", "rosa", "sven", "tariq", "uma", "victor", "wen", "yusuf", "zoe",
+];
+const SURNAMES: &[&str] = &[
+    "martin", "okafor", "silva", "kowalski", "nguyen", "haddad", "schmidt", "tanaka", "ibrahim", "larsen", "rossi",
 ];
 
 const SYLLABLES: &[&str] = &[
@@ -302,8 +312,20 @@ impl World {
                     ))),
                     _ => None,
                 };
+                let owner = match g.role {
+                    Role::MacosLaptop | Role::WindowsDesktop => {
+                        format!(
+                            "{}.{}",
+                            FIRST_NAMES[index % FIRST_NAMES.len()],
+                            SURNAMES[(index * 7 + 3) % SURNAMES.len()]
+                        )
+                    }
+                    Role::LinuxServer | Role::PrinterIot => "it-ops".to_string(),
+                    Role::CloudWebVm | Role::CloudWafVm => "web-team".to_string(),
+                };
                 devices.push(Device {
                     name,
+                    owner,
                     role: g.role,
                     ip,
                     ip6,
@@ -346,6 +368,28 @@ impl World {
 
     pub fn device(&self, name: &str) -> Option<&Device> {
         self.devices.iter().find(|d| d.name == name)
+    }
+
+    /// The device inventory as JSON lines (what an asset database would say).
+    pub fn inventory(&self) -> String {
+        let mut out = String::new();
+        for d in &self.devices {
+            let rec = serde_json::json!({
+                "device": d.name,
+                "owner": d.owner,
+                "role": d.role.as_str(),
+                "ip": d.ip,
+                "ip6": d.ip6,
+                "mac": d.mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"),
+                "ttl": d.os.ttl,
+                "user_agent": d.browser.user_agent.0,
+                "user_agent_after_update": d.browser.user_agent.1,
+                "self_signed_https": d.chain.is_some(),
+            });
+            out.push_str(&rec.to_string());
+            out.push('\n');
+        }
+        out
     }
 
     /// Devices of a role.

@@ -5,6 +5,7 @@ mod community_id;
 mod detectors_cli;
 mod determinism;
 mod eval_cli;
+mod failed_connects;
 mod office;
 mod scenario_errors;
 mod snapshot;
