@@ -32,13 +32,13 @@ fn scratch() -> PathBuf {
 }
 
 fn generate(c: &mut Criterion) {
-    let sc = office("6h");
+    let sc = office("1d");
     let out = scratch().join("crit");
     let packets = simulator::simulate(&sc, 1, &out).expect("simulate").packets;
     let mut g = c.benchmark_group("simulate");
     g.throughput(Throughput::Elements(packets));
-    g.sample_size(10).measurement_time(Duration::from_secs(8));
-    g.bench_function("benign-office 56 devices x 6h (packets)", |b| {
+    g.sample_size(10).measurement_time(Duration::from_secs(12));
+    g.bench_function("benign-office 56 devices x 1d (packets)", |b| {
         b.iter(|| simulator::simulate(&sc, 1, &out).expect("simulate"))
     });
     g.finish();
