@@ -73,3 +73,24 @@ pub fn run_tshark(args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).expect("tshark prints UTF-8")
 }
+
+/// tshark with checksum validation finds no malformed packet and no expert warning or error.
+pub fn assert_tshark_clean(capture: &str) {
+    let problems = run_tshark(&[
+        "-r",
+        capture,
+        "-o",
+        "tcp.check_checksum:TRUE",
+        "-o",
+        "ip.check_checksum:TRUE",
+        "-o",
+        "udp.check_checksum:TRUE",
+        "-Y",
+        "_ws.malformed || _ws.expert.severity >= warning",
+    ]);
+    assert!(
+        problems.trim().is_empty(),
+        "{capture}: tshark found problems:\n{}",
+        &problems[..problems.len().min(3000)]
+    );
+}

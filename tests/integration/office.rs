@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use simulator::scenario::LoadedScenario;
 
-use crate::common::{fixture, repo, run_tshark, scratch, tshark};
+use crate::common::{assert_tshark_clean, fixture, repo, run_tshark, scratch, tshark};
 
 /// Per direction of a conversation: payload bytes and the protocol facts tshark decoded.
 #[derive(Default, Debug)]
@@ -260,23 +260,7 @@ fn benign_office_is_clean_and_rich() {
     assert!(sc.device_count() >= 50 && sc.scenario.duration.value.as_secs_f64() >= 2.0 * 86_400.0);
     let sim = simulator::simulate(&sc, sc.scenario.seed, &dir).unwrap();
     let cap = sim.capture.to_str().unwrap();
-    let problems = run_tshark(&[
-        "-r",
-        cap,
-        "-o",
-        "tcp.check_checksum:TRUE",
-        "-o",
-        "ip.check_checksum:TRUE",
-        "-o",
-        "udp.check_checksum:TRUE",
-        "-Y",
-        "_ws.malformed || _ws.expert.severity >= warning",
-    ]);
-    assert!(
-        problems.trim().is_empty(),
-        "tshark found problems:\n{}",
-        &problems[..problems.len().min(3000)]
-    );
+    assert_tshark_clean(cap);
     let out = run_tshark(&[
         "-r",
         cap,

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use simulator::scenario::LoadedScenario;
 
-use crate::common::{fixture, run_tshark, scratch, tshark};
+use crate::common::{assert_tshark_clean, fixture, run_tshark, scratch, tshark};
 
 #[test]
 fn simulated_captures_are_clean_and_say_what_truth_says() {
@@ -17,23 +17,7 @@ fn simulated_captures_are_clean_and_say_what_truth_says() {
         let sc = LoadedScenario::load(&fixture(name)).unwrap();
         let sim = simulator::simulate(&sc, sc.scenario.seed, &dir.join(name)).unwrap();
         let cap = sim.capture.to_str().unwrap();
-        let problems = run_tshark(&[
-            "-r",
-            cap,
-            "-o",
-            "tcp.check_checksum:TRUE",
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "udp.check_checksum:TRUE",
-            "-Y",
-            "_ws.malformed || _ws.expert.severity >= warning",
-        ]);
-        assert!(
-            problems.trim().is_empty(),
-            "{name}: tshark found problems:\n{}",
-            &problems[..problems.len().min(3000)]
-        );
+        assert_tshark_clean(cap);
         let count = run_tshark(&["-r", cap, "-T", "fields", "-e", "frame.number"])
             .lines()
             .count() as u64;

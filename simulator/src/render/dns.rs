@@ -13,22 +13,7 @@ pub fn render(s: &Session, d: &DnsExchange, buf: &mut Vec<u8>) -> (Vec<Packet>, 
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(s.seed);
     let query = encode(d, false);
     let answer = encode(d, true);
-    let up = Path {
-        src_mac: s.client.mac,
-        dst_mac: s.server.mac,
-        src_ip: s.client.ip,
-        dst_ip: s.server.ip,
-        ttl: s.client_os.ttl,
-        ip_id: rng.random(),
-    };
-    let down = Path {
-        src_mac: s.server.mac,
-        dst_mac: s.client.mac,
-        src_ip: s.server.ip,
-        dst_ip: s.client.ip,
-        ttl: s.server_os.ttl,
-        ip_id: rng.random(),
-    };
+    let (up, down) = Path::pair(s, (rng.random(), rng.random()));
     let packets = vec![
         Packet::at(s.start, udp_frame(buf, &up, s.client.port, s.server.port, &query)),
         Packet::at(

@@ -20,6 +20,29 @@ pub struct Path {
     pub ip_id: u16,
 }
 
+impl Path {
+    /// Both directions of a session, client → server first, with the given starting IP ids.
+    pub fn pair(s: &crate::session::Session, ip_ids: (u16, u16)) -> (Path, Path) {
+        let up = Path {
+            src_mac: s.client.mac,
+            dst_mac: s.server.mac,
+            src_ip: s.client.ip,
+            dst_ip: s.server.ip,
+            ttl: s.client_os.ttl,
+            ip_id: ip_ids.0,
+        };
+        let down = Path {
+            src_mac: s.server.mac,
+            dst_mac: s.client.mac,
+            src_ip: s.server.ip,
+            dst_ip: s.client.ip,
+            ttl: s.server_os.ttl,
+            ip_id: ip_ids.1,
+        };
+        (up, down)
+    }
+}
+
 const ETH_LEN: usize = 14;
 
 fn ip_header_len(ip: IpAddr) -> usize {

@@ -17,22 +17,7 @@ pub fn render(s: &Session, m: &MediaStream, buf: &mut Vec<u8>) -> (Vec<Packet>, 
     let gap = NS_PER_SEC / u64::from(m.pps.max(1));
     let mut packets = Vec::with_capacity(2 * n);
     let (mut up_bytes, mut down_bytes) = (0u64, 0u64);
-    let mut up = Path {
-        src_mac: s.client.mac,
-        dst_mac: s.server.mac,
-        src_ip: s.client.ip,
-        dst_ip: s.server.ip,
-        ttl: s.client_os.ttl,
-        ip_id: rng.random(),
-    };
-    let mut down = Path {
-        src_mac: s.server.mac,
-        dst_mac: s.client.mac,
-        src_ip: s.server.ip,
-        dst_ip: s.client.ip,
-        ttl: s.server_os.ttl,
-        ip_id: rng.random(),
-    };
+    let (mut up, mut down) = Path::pair(s, (rng.random(), rng.random()));
     let mut payload = [0u8; CAPTURED];
     for i in 0..n {
         for dir in 0..2 {

@@ -40,22 +40,7 @@ pub fn render(s: &Session, buf: &mut Vec<u8>) -> (Vec<Packet>, u64, u64) {
     resp[24..32].copy_from_slice(&ntp_ts(sent));
     resp[32..40].copy_from_slice(&ntp_ts(sent + s.rtt / 2));
     resp[40..48].copy_from_slice(&ntp_ts(sent + s.rtt / 2 + 20_000));
-    let up = Path {
-        src_mac: s.client.mac,
-        dst_mac: s.server.mac,
-        src_ip: s.client.ip,
-        dst_ip: s.server.ip,
-        ttl: s.client_os.ttl,
-        ip_id: rng.random(),
-    };
-    let down = Path {
-        src_mac: s.server.mac,
-        dst_mac: s.client.mac,
-        src_ip: s.server.ip,
-        dst_ip: s.client.ip,
-        ttl: s.server_os.ttl,
-        ip_id: rng.random(),
-    };
+    let (up, down) = Path::pair(s, (rng.random(), rng.random()));
     let packets = vec![
         Packet::at(sent, udp_frame(buf, &up, s.client.port, s.server.port, &req)),
         Packet::at(back, udp_frame(buf, &down, s.server.port, s.client.port, &resp)),

@@ -209,30 +209,9 @@ fn conv<'a>(s: &'a Session, buf: &'a mut Vec<u8>) -> Conv<'a> {
         os,
         ts_base: rng.random(),
     };
-    let client = side(
-        Path {
-            src_mac: s.client.mac,
-            dst_mac: s.server.mac,
-            src_ip: s.client.ip,
-            dst_ip: s.server.ip,
-            ttl: s.client_os.ttl,
-            ip_id: 0,
-        },
-        s.client.port,
-        s.client_os,
-    );
-    let server = side(
-        Path {
-            src_mac: s.server.mac,
-            dst_mac: s.client.mac,
-            src_ip: s.server.ip,
-            dst_ip: s.client.ip,
-            ttl: s.server_os.ttl,
-            ip_id: 0,
-        },
-        s.server.port,
-        s.server_os,
-    );
+    let (up, down) = Path::pair(s, (0, 0));
+    let client = side(up, s.client.port, s.client_os);
+    let server = side(down, s.server.port, s.server_os);
     let mut c = Conv {
         s,
         client,
