@@ -6,6 +6,7 @@ mod detectors_cli;
 mod determinism;
 mod eval_cli;
 mod failed_connects;
+mod labels;
 mod office;
 mod scenario_errors;
 mod snapshot;
