@@ -48,12 +48,14 @@ fn simulated_captures_are_clean_and_say_what_truth_says() {
         }
     }
 
-    // Every truth flow of the beacon is an HTTP POST to /api/daemon whose Host is ip:port.
+    // Every registration and beacon truth flow is an HTTP POST to /api/daemon whose Host is ip:port.
     let truth = std::fs::read_to_string(dir.join("small-dprk.yaml/truth.jsonl")).unwrap();
     let flows: Vec<serde_json::Value> = truth
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|v: &serde_json::Value| v["record"] == "flow")
+        .filter(|v: &serde_json::Value| {
+            v["record"] == "flow" && (v["stage"] == "registration" || v["stage"] == "c2-beacon")
+        })
         .collect();
     assert!(flows.len() > 50);
     let posts = run_tshark(&[
@@ -108,4 +110,99 @@ fn simulated_captures_are_clean_and_say_what_truth_says() {
     let first = &flows[0];
     let needle = format!("{}:{}", first["src_ip"].as_str().unwrap(), first["src_port"]);
     assert!(conv.contains(&needle), "tshark lists the first beacon's conversation");
+}
+
+#[test]
+fn kill_chain_stages_are_visible_to_tshark() {
+    if tshark().is_none() {
+        return;
+    }
+    let dir = scratch("tshark-chain");
+    let sc = LoadedScenario::load(&fixture("small-dprk.yaml")).unwrap();
+    let sim = simulator::simulate(&sc, sc.scenario.seed, &dir).unwrap();
+    let cap = sim.capture.to_str().unwrap();
+    let truth = eval::truth::read(&sim.truth).unwrap();
+    let stages: Vec<&str> = truth.attacks[0].stages.iter().map(|s| s.stage.as_str()).collect();
+    for want in [
+        "lure",
+        "stage-fetch",
+        "registration",
+        "credential-theft",
+        "payload",
+        "exfil",
+        "c2-beacon",
+    ] {
+        assert!(stages.contains(&want), "stage {want} missing: {stages:?}");
+    }
+    let flows = |stage: &str| truth.flows.iter().filter(|f| f.stage == stage).collect::<Vec<_>>();
+    // The lure: the lookalike host's SNI, after its DNS answer.
+    let lure = flows("lure");
+    let sni = run_tshark(&[
+        "-r",
+        cap,
+        "-Y",
+        &format!(
+            "tls.handshake.type == 1 && ip.dst == {}",
+            lure.iter().find(|f| f.proto == "tcp").unwrap().dst_ip
+        ),
+        "-T",
+        "fields",
+        "-e",
+        "tls.handshake.extensions_server_name",
+    ]);
+    assert!(sni.trim().ends_with("webzoom.us"), "lure SNI: {sni}");
+    // Exfil: at least the labelled bytes reach the exfil port, in POSTs whose Host is a bare IP.
+    let exfil = flows("exfil");
+    let (ip, port) = (exfil[0].dst_ip, exfil[0].dst_port);
+    let labelled: u64 = exfil.iter().map(|f| f.bytes_orig).sum();
+    let seen: u64 = run_tshark(&[
+        "-r",
+        cap,
+        "-Y",
+        &format!("ip.dst == {ip} && tcp.dstport == {port}"),
+        "-T",
+        "fields",
+        "-e",
+        "tcp.len",
+    ])
+    .lines()
+    .map(|l| l.parse::<u64>().unwrap())
+    .sum();
+    assert_eq!(seen, labelled, "bytes to the exfil port");
+    assert!(labelled > 1 << 20);
+    let hosts = run_tshark(&[
+        "-r",
+        cap,
+        "-o",
+        "http.desegment_body:FALSE",
+        "-Y",
+        &format!("http.request.method == \"POST\" && tcp.dstport == {port} && ip.dst == {ip}"),
+        "-T",
+        "fields",
+        "-e",
+        "http.host",
+    ]);
+    assert_eq!(hosts.lines().count(), exfil.len());
+    assert!(hosts.lines().all(|h| h == format!("{ip}:{port}")), "{hosts}");
+    // Payload pulls: TLS without SNI and a self-signed certificate.
+    let payload = flows("payload");
+    let p = payload[0];
+    let certs = run_tshark(&[
+        "-r",
+        cap,
+        "-d",
+        &format!("tcp.port=={},tls", p.dst_port),
+        "-Y",
+        &format!("tls.handshake.type == 11 && ip.src == {}", p.dst_ip),
+        "-T",
+        "fields",
+        "-e",
+        "x509sat.uTF8String",
+    ]);
+    let first = certs.lines().next().unwrap_or_default();
+    let names: Vec<&str> = first.split(',').collect();
+    assert!(
+        names.len() >= 2 && names[..names.len() / 2] == names[names.len() / 2..],
+        "self-signed: {first}"
+    );
 }

@@ -1,9 +1,21 @@
-//! DPRK-linked macOS "fake update" (ClickFix/AppleScript) intrusion: the persistence beacon.
+//! DPRK-linked macOS "fake update" (ClickFix/AppleScript) intrusion, as a full kill chain
+//! (facts and ranges: shared/scenarios.md §1):
 //!
-//! After the stager runs, the implant registers and then polls its C2 with HTTP POSTs of small
-//! JSON bodies to `/api/daemon` on a bare IP and a high port — no DNS lookup, no SNI, `Host`
-//! is `ip:port`, user agent `curl/8.7.1` (macOS's stock curl). Facts: shared/scenarios.md §1.
+//! 1. `lure` — the victim's browser opens a lookalike meeting domain over TLS (DNS + SNI);
+//! 2. `stage-fetch` — the pasted command fetches an AppleScript stage over HTTP with an odd
+//!    user agent (`curl | osascript`);
+//! 3. `registration` — a JSON POST to `/api/daemon` on a bare IP and high port (no DNS, no SNI),
+//!    10–40 s after the paste;
+//! 4. `credential-theft` — the stolen password goes to the Telegram Bot API (legitimate SNI);
+//! 5. `payload` — `curl -k` pulls from a bare IP over TLS with a self-signed certificate;
+//! 6. `exfil` — staged ZIP archives, one HTTP POST each, to a new endpoint on 8443;
+//! 7. `c2-beacon` — the persistence loop polls the C2 until the end (optionally only during
+//!    working hours), every interval with jitter.
+//!
+//! Everything — addresses, ports, names, user agents, sizes, delays — is drawn per seed within
+//! realistic ranges, or fixed by the scenario.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -12,15 +24,31 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::draw_duration;
+use crate::certs;
+use crate::render::tls::supports_tls13;
 use crate::rng::{Stream, stream};
-use crate::session::{Body, Host, HttpExchange, Label, Session, SessionKind};
-use crate::units::{ByteSize, Duration, Int, Nanos, Range, Real};
+use crate::session::{
+    Body, DnsExchange, DnsType, Host, HttpExchange, Label, Session, SessionKind, TlsClient, TlsExchange, TlsSession,
+    TlsVersion,
+};
+use crate::units::{ByteSize, Duration, Int, NS_PER_SEC, Nanos, Range, Real, second_of_day, weekday};
 use crate::world::{Device, OsTraits, World, public_ipv4};
 
 pub const NAME: &str = "dprk-macos-clickfix";
 
 /// Ports seen on this campaign's C2 servers.
 const C2_PORTS: &[u16] = &[6783, 8443, 8444, 5202, 7365, 1224];
+/// User agents of the pasted stage fetchers.
+const STAGE_UAS: &[&str] = &[
+    "ZoomSDK",
+    "teamsdk",
+    "mac-cur1",
+    "mac-cur2",
+    "mac-cur3",
+    "mac-cur4",
+    "mac-cur5",
+    "curl/8.7.1",
+];
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -37,13 +65,46 @@ pub enum JitterModel {
 pub struct Params {
     pub id: Spanned<String>,
     pub victim: Spanned<String>,
+    /// When the victim opens the lure, as an offset from the scenario start.
     pub start: Spanned<Range<Duration>>,
-    /// C2 address; default: a random public address.
+    /// Lookalike meeting domain; default `u<letter><NN>webzoom.us`.
+    #[serde(default)]
+    pub lure_host: Option<String>,
+    /// C2 address (registration and beacon); default: a random public address. Payload and
+    /// exfil servers default to other hosts of the same /16.
     #[serde(default)]
     pub c2_ip: Option<IpAddr>,
     /// C2 port; default: one of the campaign's ports.
     #[serde(default)]
     pub c2_port: Option<Spanned<Range<Int>>>,
+    #[serde(default)]
+    pub payload_ip: Option<IpAddr>,
+    /// Default 8444.
+    #[serde(default)]
+    pub payload_port: Option<u16>,
+    #[serde(default)]
+    pub exfil_ip: Option<IpAddr>,
+    /// Default 8443.
+    #[serde(default)]
+    pub exfil_port: Option<u16>,
+    /// User agent of the stage fetch; default one of ZoomSDK, teamsdk, mac-cur1..5, curl/8.7.1.
+    #[serde(default)]
+    pub stage_user_agent: Option<String>,
+    /// Time from opening the lure to pasting the command. Default 1m..5m.
+    #[serde(default)]
+    pub paste_delay: Option<Range<Duration>>,
+    /// Number of payload pulls. Default 2..4.
+    #[serde(default)]
+    pub payload_pulls: Option<Range<Int>>,
+    /// Size of each payload. Default 100KiB..5MiB.
+    #[serde(default)]
+    pub payload_size: Option<Spanned<Range<ByteSize>>>,
+    /// Total bytes exfiltrated. Default 5MiB..60MiB.
+    #[serde(default)]
+    pub exfil_total: Option<Spanned<Range<ByteSize>>>,
+    /// Number of exfil POSTs (one per archive). Default 6..9.
+    #[serde(default)]
+    pub exfil_posts: Option<Spanned<Range<Int>>>,
     /// Base sleep between beacons; drawn once per run from the range. Default 30s..120s.
     #[serde(default)]
     pub interval: Option<Spanned<Range<Duration>>>,
@@ -52,7 +113,10 @@ pub struct Params {
     pub jitter: Option<Spanned<Range<Real>>>,
     #[serde(default)]
     pub jitter_model: JitterModel,
-    /// Default `curl/8.7.1`.
+    /// Beacon only on weekdays 08:00–19:00 (UTC). Default false.
+    #[serde(default)]
+    pub working_hours: bool,
+    /// Beacon user agent; default `curl/8.7.1`.
     #[serde(default)]
     pub user_agent: Option<String>,
     /// Default `/api/daemon`.
@@ -69,52 +133,80 @@ pub struct Params {
 impl Params {
     pub fn validate(&self) -> Vec<(u64, u64, String)> {
         let mut errs = Vec::new();
+        let mut at = |loc: &serde_saphyr::Location, msg: String| errs.push((loc.line(), loc.column(), msg));
         if let Some(s) = &self.post_size
             && s.value.max > ByteSize(16 << 20)
         {
-            errs.push((
-                s.referenced.line(),
-                s.referenced.column(),
-                format!("post_size {} is above 16MiB", s.value),
-            ));
+            at(&s.referenced, format!("post_size {} is above 16MiB", s.value));
         }
         if let Some(p) = &self.c2_port
             && (p.value.min.0 == 0 || p.value.max.0 > 65535)
         {
-            errs.push((
-                p.referenced.line(),
-                p.referenced.column(),
+            at(
+                &p.referenced,
                 format!("c2_port {} is not a TCP port (1-65535)", p.value),
-            ));
+            );
         }
         if let Some(i) = &self.interval
             && i.value.min < Duration::from_secs(1)
         {
-            errs.push((
-                i.referenced.line(),
-                i.referenced.column(),
-                format!("interval {} is below 1s", i.value),
-            ));
+            at(&i.referenced, format!("interval {} is below 1s", i.value));
         }
         if let Some(j) = &self.jitter
             && (j.value.min.0 < 0.0 || j.value.max.0 >= 1.0)
         {
-            errs.push((
-                j.referenced.line(),
-                j.referenced.column(),
+            at(
+                &j.referenced,
                 format!("jitter {} must be within 0..1 (a fraction of the interval)", j.value),
-            ));
+            );
+        }
+        if let Some(n) = &self.exfil_posts
+            && (n.value.min.0 == 0 || n.value.max.0 > 1000)
+        {
+            at(&n.referenced, format!("exfil_posts {} must be within 1..1000", n.value));
+        }
+        if let Some(t) = &self.exfil_total
+            && t.value.max > ByteSize(8 << 30)
+        {
+            at(&t.referenced, format!("exfil_total {} is above 8GiB", t.value));
+        }
+        if let Some(t) = &self.payload_size
+            && t.value.max > ByteSize(1 << 30)
+        {
+            at(&t.referenced, format!("payload_size {} is above 1GiB", t.value));
         }
         errs
     }
+}
+
+/// Another host of the same /16 (C2 operators rent neighbouring addresses).
+fn neighbour(rng: &mut Stream, ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            IpAddr::V4([o[0], o[1], rng.random_range(1..255), rng.random_range(1..255)].into())
+        }
+        v6 => v6,
+    }
+}
+
+fn pick(rng: &mut Stream, r: Option<Range<Int>>, default: (u64, u64)) -> u64 {
+    let r = r.unwrap_or(Range::new(Int(default.0), Int(default.1)));
+    rng.random_range(r.min.0..=r.max.0)
+}
+
+fn bytes(rng: &mut Stream, r: Option<Range<ByteSize>>, default: (u64, u64)) -> u64 {
+    let r = r.unwrap_or(Range::new(ByteSize(default.0), ByteSize(default.1)));
+    rng.random_range(r.min.0..=r.max.0)
 }
 
 pub struct Beacon<'w> {
     p: Params,
     victim: &'w Device,
     gateway_mac: [u8; 6],
+    dns: (IpAddr, [u8; 6]),
     rng: Stream,
-    label: Label,
+    id: Arc<str>,
     c2: IpAddr,
     port: u16,
     interval: Nanos,
@@ -124,6 +216,8 @@ pub struct Beacon<'w> {
     rtt: Nanos,
     next_src_port: u16,
     seq: u64,
+    /// The kill chain before the beacon loop, in start order.
+    chain: VecDeque<Session>,
 }
 
 impl<'w> Beacon<'w> {
@@ -160,35 +254,336 @@ impl<'w> Beacon<'w> {
         } else {
             rng.random_range(jr.min.0..jr.max.0)
         };
-        let end = p
-            .beacon_for
-            .map(|d| start.saturating_add(d.0))
-            .unwrap_or(scenario_end)
-            .min(scenario_end);
-        let label = Label {
-            attack_id: Arc::from(p.id.value.as_str()),
-            attack: NAME,
-            stage: "c2-beacon",
-            technique: "T1071.001",
-        };
         let rtt = rng.random_range(60_000_000..220_000_000);
         let next_src_port = rng.random_range(49152..60000);
-        Beacon {
+        let mut me = Beacon {
             p,
             victim,
             gateway_mac: world.gateway_mac,
+            dns: (world.dns_server, world.dns_mac),
             rng,
-            label,
+            id: Arc::from(""),
             c2,
             port,
             interval,
             jitter,
-            next: start,
-            end,
+            next: 0,
+            end: scenario_end,
             rtt,
             next_src_port,
             seq: 0,
+            chain: VecDeque::new(),
+        };
+        me.id = Arc::from(me.p.id.value.as_str());
+        let first_beacon = me.kill_chain(start, scenario_start);
+        me.next = first_beacon;
+        me.end =
+            me.p.beacon_for
+                .map(|d| first_beacon.saturating_add(d.0))
+                .unwrap_or(scenario_end)
+                .min(scenario_end);
+        me.chain.retain(|s| s.start < scenario_end);
+        me
+    }
+
+    fn label(&self, stage: &'static str, technique: &'static str) -> Option<Label> {
+        Some(Label {
+            attack_id: self.id.clone(),
+            attack: NAME,
+            stage,
+            technique,
+        })
+    }
+
+    fn src_port(&mut self) -> u16 {
+        let p = self.next_src_port;
+        self.next_src_port = if p >= 65535 { 49152 } else { p + 1 };
+        p
+    }
+
+    fn session(
+        &mut self,
+        start: Nanos,
+        server: (IpAddr, u16),
+        rtt: Nanos,
+        kind: SessionKind,
+        label: Option<Label>,
+    ) -> Session {
+        let port = self.src_port();
+        let server_mac = if server.0 == self.dns.0 {
+            self.dns.1
+        } else {
+            self.gateway_mac
+        };
+        Session {
+            start,
+            client: Host {
+                ip: self.victim.ip,
+                mac: self.victim.mac,
+                port,
+            },
+            server: Host {
+                ip: server.0,
+                mac: server_mac,
+                port: server.1,
+            },
+            client_os: self.victim.os,
+            server_os: OsTraits::LINUX,
+            rtt,
+            kind,
+            label,
+            seed: self.rng.random(),
         }
+    }
+
+    fn dns(&mut self, at: Nanos, name: &str, addr: IpAddr, label: Option<Label>) -> Session {
+        let kind = SessionKind::Dns(DnsExchange {
+            id: self.rng.random(),
+            name: name.to_string(),
+            qtype: DnsType::A,
+            answers: vec![addr],
+            ttl: 300,
+        });
+        let rtt = self.rng.random_range(500_000..3_000_000);
+        self.session(at, (self.dns.0, 53), rtt, kind, label)
+    }
+
+    fn http(
+        &mut self,
+        method: &'static str,
+        uri: &str,
+        host: String,
+        ua: String,
+        body: Body,
+        content_type: Option<&'static str>,
+        resp: Body,
+    ) -> HttpExchange {
+        HttpExchange {
+            method,
+            uri: uri.to_string(),
+            host,
+            user_agent: ua,
+            request_content_type: content_type,
+            request_body: body,
+            status: 200,
+            response_content_type: "application/json",
+            response_body: resp,
+            think: self.rng.random_range(5_000_000..60_000_000),
+        }
+    }
+
+    fn host_port(ip: IpAddr, port: u16) -> String {
+        match ip {
+            IpAddr::V4(a) => format!("{a}:{port}"),
+            IpAddr::V6(a) => format!("[{a}]:{port}"),
+        }
+    }
+
+    /// Queues stages 1–6; returns when the beacon loop starts.
+    fn kill_chain(&mut self, start: Nanos, now: Nanos) -> Nanos {
+        let rng = &mut self.rng;
+        let lure_host = self.p.lure_host.clone().unwrap_or_else(|| {
+            format!(
+                "u{}{:02}webzoom.us",
+                (b'a' + rng.random_range(0..26)) as char,
+                rng.random_range(0..100)
+            )
+        });
+        let lure_ip = IpAddr::V4(public_ipv4(rng));
+        let payload_ip = self.p.payload_ip.unwrap_or_else(|| neighbour(rng, self.c2));
+        let exfil_ip = self.p.exfil_ip.unwrap_or_else(|| neighbour(rng, self.c2));
+        let telegram = IpAddr::V4([149, 154, rng.random_range(160..176), rng.random_range(1..255)].into());
+        let stage_ua = self
+            .p
+            .stage_user_agent
+            .clone()
+            .unwrap_or_else(|| STAGE_UAS[rng.random_range(0..STAGE_UAS.len())].to_string());
+        let cas = certs::public_cas(rng, now);
+        let lure_chain = Arc::new(certs::issued_chain(&cas[0], &lure_host, rng, now));
+        let payload_chain = Arc::new(certs::self_signed("localhost", "Internet Widgits Pty Ltd", rng, now));
+
+        // 1. Lure: the browser resolves and opens the lookalike meeting page.
+        let lure = self.label("lure", "T1566.002");
+        let s = self.dns(start, &lure_host, lure_ip, lure.clone());
+        self.chain.push_back(s);
+        let browser = self.victim.browser.tls;
+        let pages = (0..self.rng.random_range(2..5))
+            .map(|_| TlsExchange {
+                up: self.rng.random_range(400..1500),
+                down: self.rng.random_range(5_000..120_000),
+                think: 30_000_000,
+                record_size: None,
+            })
+            .collect();
+        let tls = TlsSession {
+            sni: Some(lure_host.clone()),
+            version: if supports_tls13(browser) {
+                TlsVersion::V13
+            } else {
+                TlsVersion::V12
+            },
+            client: browser,
+            alpn: Some("h2"),
+            chain: lure_chain,
+            exchanges: pages,
+        };
+        let rtt = self.rng.random_range(40_000_000..150_000_000);
+        let s = self.session(start + 3_000_000, (lure_ip, 443), rtt, SessionKind::Tls(tls), lure);
+        self.chain.push_back(s);
+
+        // 2. Stage fetch: the pasted `curl | osascript` (plain HTTP, odd user agent).
+        let paste = start
+            + draw_duration(
+                &mut self.rng,
+                self.p
+                    .paste_delay
+                    .unwrap_or(Range::new(Duration::from_secs(60), Duration::from_secs(300))),
+            );
+        let script = Body::Filler(self.rng.random_range(5_000..50_000));
+        let ex = HttpExchange {
+            response_content_type: "text/plain",
+            ..self.http(
+                "GET",
+                "/update/sdk/fix.scpt",
+                lure_host.clone(),
+                stage_ua,
+                Body::Bytes(Vec::new()),
+                None,
+                script,
+            )
+        };
+        let label = self.label("stage-fetch", "T1059.002");
+        let s = self.session(paste, (lure_ip, 80), rtt, SessionKind::Http(vec![ex]), label);
+        self.chain.push_back(s);
+
+        // 3. Registration: 10–40 s after the paste, a JSON POST to the bare-IP C2.
+        let reg_at = paste + self.rng.random_range(10..=40) * NS_PER_SEC;
+        let info = format!(
+            "{{\"uid\":\"{:016x}\",\"os\":\"macOS 15.{}\",\"user\":\"{}\",\"host\":\"{}\",\"arch\":\"arm64\"}}",
+            self.rng.random::<u64>(),
+            self.rng.random_range(0..6),
+            self.victim.owner,
+            self.victim.name
+        );
+        let ua = self.p.user_agent.clone().unwrap_or_else(|| "curl/8.7.1".into());
+        let uri = self.p.uri.clone().unwrap_or_else(|| "/api/daemon".into());
+        let ex = self.http(
+            "POST",
+            &uri,
+            Self::host_port(self.c2, self.port),
+            ua.clone(),
+            Body::Bytes(info.into_bytes()),
+            Some("application/json"),
+            Body::Bytes(b"{\"status\":\"registered\"}".to_vec()),
+        );
+        let label = self.label("registration", "T1071.001");
+        let s = self.session(
+            reg_at,
+            (self.c2, self.port),
+            self.rtt,
+            SessionKind::Http(vec![ex]),
+            label,
+        );
+        self.chain.push_back(s);
+
+        // 4. Credential theft: the macOS password to the Telegram Bot API.
+        let cred_at = reg_at + self.rng.random_range(5..=60) * NS_PER_SEC;
+        let label = self.label("credential-theft", "T1056.002");
+        let s = self.dns(cred_at, "api.telegram.org", telegram, label.clone());
+        self.chain.push_back(s);
+        let tg_chain = Arc::new(certs::issued_chain(&cas[1], "api.telegram.org", &mut self.rng, now));
+        let tls = TlsSession {
+            sni: Some("api.telegram.org".into()),
+            version: TlsVersion::V13,
+            client: TlsClient::Curl,
+            alpn: Some("h2"),
+            chain: tg_chain,
+            exchanges: vec![TlsExchange {
+                up: self.rng.random_range(300..1500),
+                down: self.rng.random_range(300..900),
+                think: 80_000_000,
+                record_size: None,
+            }],
+        };
+        let s = self.session(
+            cred_at + 2_000_000,
+            (telegram, 443),
+            50_000_000,
+            SessionKind::Tls(tls),
+            label,
+        );
+        self.chain.push_back(s);
+
+        // 5. Payload pulls: `curl -k` from a bare IP, self-signed TLS 1.2, no SNI.
+        let mut at = cred_at + self.rng.random_range(20..=120) * NS_PER_SEC;
+        let payload_port = self.p.payload_port.unwrap_or(8444);
+        for _ in 0..pick(&mut self.rng, self.p.payload_pulls, (2, 4)) {
+            let size = bytes(
+                &mut self.rng,
+                self.p.payload_size.as_ref().map(|s| s.value),
+                (100 << 10, 5 << 20),
+            );
+            let tls = TlsSession {
+                sni: None,
+                version: TlsVersion::V12,
+                client: TlsClient::Curl,
+                alpn: None,
+                chain: payload_chain.clone(),
+                exchanges: vec![TlsExchange {
+                    up: self.rng.random_range(150..400),
+                    down: size,
+                    think: 20_000_000,
+                    record_size: None,
+                }],
+            };
+            let label = self.label("payload", "T1105");
+            let s = self.session(at, (payload_ip, payload_port), self.rtt, SessionKind::Tls(tls), label);
+            self.chain.push_back(s);
+            at += self.rng.random_range(3..=30) * NS_PER_SEC;
+        }
+
+        // 6. Exfil: archives, one POST each, to a new endpoint, ~30 s–2 min after the first beacon.
+        let first_beacon = reg_at + self.interval;
+        let mut at = (first_beacon + self.rng.random_range(30..=120) * NS_PER_SEC).max(at);
+        let posts = pick(&mut self.rng, self.p.exfil_posts.as_ref().map(|s| s.value), (6, 9)).max(1);
+        let total = bytes(
+            &mut self.rng,
+            self.p.exfil_total.as_ref().map(|s| s.value),
+            (5 << 20, 60 << 20),
+        );
+        // Uneven archive sizes that add up to the total.
+        let weights: Vec<f64> = (0..posts).map(|_| self.rng.random_range(0.2..1.0)).collect();
+        let sum: f64 = weights.iter().sum();
+        let mut left = total;
+        let exfil_port = self.p.exfil_port.unwrap_or(8443);
+        for (i, w) in weights.iter().enumerate() {
+            let size = if i + 1 == weights.len() {
+                left
+            } else {
+                ((total as f64) * w / sum) as u64
+            }
+            .min(left);
+            left -= size;
+            let uri = format!("/upload?f={:08x}.zip", self.rng.random::<u32>());
+            let ex = self.http(
+                "POST",
+                &uri,
+                Self::host_port(exfil_ip, exfil_port),
+                ua.clone(),
+                Body::Filler(size),
+                Some("application/zip"),
+                Body::Bytes(b"{\"ok\":true}".to_vec()),
+            );
+            let label = self.label("exfil", "T1041");
+            let s = self.session(at, (exfil_ip, exfil_port), self.rtt, SessionKind::Http(vec![ex]), label);
+            self.chain.push_back(s);
+            // The next archive follows once this one is out (~10 MB/s uplink) plus a pause.
+            at += size * 100 + self.rng.random_range(1..=5) * NS_PER_SEC;
+        }
+        let mut sorted: Vec<Session> = self.chain.drain(..).collect();
+        sorted.sort_by_key(|s| s.start);
+        self.chain = sorted.into();
+        first_beacon
     }
 
     fn sleep(&mut self) -> Nanos {
@@ -200,19 +595,9 @@ impl<'w> Beacon<'w> {
         };
         s.max(1e9) as Nanos
     }
-}
 
-impl Iterator for Beacon<'_> {
-    type Item = Session;
-    fn next(&mut self) -> Option<Session> {
-        if self.next >= self.end {
-            return None;
-        }
-        let t = self.next;
-        self.next += self.sleep();
+    fn beacon(&mut self, t: Nanos) -> Session {
         self.seq += 1;
-        let port = self.next_src_port;
-        self.next_src_port = if port >= 65535 { 49152 } else { port + 1 };
         let size = self
             .p
             .post_size
@@ -242,38 +627,48 @@ impl Iterator for Beacon<'_> {
         } else {
             "{\"task\":null}".to_string()
         };
-        Some(Session {
-            start: t,
-            client: Host {
-                ip: self.victim.ip,
-                mac: self.victim.mac,
-                port,
-            },
-            server: Host {
-                ip: self.c2,
-                mac: self.gateway_mac,
-                port: self.port,
-            },
-            client_os: self.victim.os,
-            server_os: OsTraits::LINUX,
-            rtt: self.rtt,
-            kind: SessionKind::Http(vec![HttpExchange {
-                method: "POST",
-                uri: self.p.uri.clone().unwrap_or_else(|| "/api/daemon".into()),
-                host: match self.c2 {
-                    IpAddr::V4(a) => format!("{a}:{}", self.port),
-                    IpAddr::V6(a) => format!("[{a}]:{}", self.port),
-                },
-                user_agent: self.p.user_agent.clone().unwrap_or_else(|| "curl/8.7.1".into()),
-                request_content_type: Some("application/json"),
-                request_body: Body::Bytes(body.into_bytes()),
-                status: 200,
-                response_content_type: "application/json",
-                response_body: Body::Bytes(response.into_bytes()),
-                think: self.rng.random_range(1_000_000..30_000_000),
-            }]),
-            label: Some(self.label.clone()),
-            seed: self.rng.random(),
-        })
+        let ua = self.p.user_agent.clone().unwrap_or_else(|| "curl/8.7.1".into());
+        let uri = self.p.uri.clone().unwrap_or_else(|| "/api/daemon".into());
+        let ex = self.http(
+            "POST",
+            &uri,
+            Self::host_port(self.c2, self.port),
+            ua,
+            Body::Bytes(body.into_bytes()),
+            Some("application/json"),
+            Body::Bytes(response.into_bytes()),
+        );
+        let label = self.label("c2-beacon", "T1071.001");
+        self.session(t, (self.c2, self.port), self.rtt, SessionKind::Http(vec![ex]), label)
+    }
+
+    /// The next beacon time at or after `t` that the schedule allows.
+    fn allowed(&self, t: Nanos) -> bool {
+        if !self.p.working_hours {
+            return true;
+        }
+        let h = second_of_day(t) / 3600;
+        weekday(t) < 5 && (8..19).contains(&h)
+    }
+}
+
+impl Iterator for Beacon<'_> {
+    type Item = Session;
+    fn next(&mut self) -> Option<Session> {
+        loop {
+            let chain_next = self.chain.front().map_or(u64::MAX, |s| s.start);
+            let beacon_due = if self.next < self.end { self.next } else { u64::MAX };
+            if chain_next == u64::MAX && beacon_due == u64::MAX {
+                return None;
+            }
+            if chain_next <= beacon_due {
+                return self.chain.pop_front();
+            }
+            let t = self.next;
+            self.next += self.sleep();
+            if self.allowed(t) {
+                return Some(self.beacon(t));
+            }
+        }
     }
 }
