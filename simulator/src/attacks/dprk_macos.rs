@@ -24,15 +24,13 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::draw_duration;
+use super::kit::{Kit, host_port};
 use crate::certs;
 use crate::render::tls::supports_tls13;
 use crate::rng::{Stream, stream};
-use crate::session::{
-    Body, DnsExchange, DnsType, Host, HttpExchange, Label, Session, SessionKind, TlsClient, TlsExchange, TlsSession,
-    TlsVersion,
-};
+use crate::session::{Body, HttpExchange, Session, SessionKind, TlsClient, TlsExchange, TlsSession, TlsVersion};
 use crate::units::{ByteSize, Duration, Int, NS_PER_SEC, Nanos, Range, Real, second_of_day, weekday};
-use crate::world::{Device, OsTraits, World, public_ipv4};
+use crate::world::{World, public_ipv4};
 
 pub const NAME: &str = "dprk-macos-clickfix";
 
@@ -202,11 +200,7 @@ fn bytes(rng: &mut Stream, r: Option<Range<ByteSize>>, default: (u64, u64)) -> u
 
 pub struct Beacon<'w> {
     p: Params,
-    victim: &'w Device,
-    gateway_mac: [u8; 6],
-    dns: (IpAddr, [u8; 6]),
-    rng: Stream,
-    id: Arc<str>,
+    kit: Kit<'w>,
     c2: IpAddr,
     port: u16,
     interval: Nanos,
@@ -214,7 +208,6 @@ pub struct Beacon<'w> {
     next: Nanos,
     end: Nanos,
     rtt: Nanos,
-    next_src_port: u16,
     seq: u64,
     /// The kill chain before the beacon loop, in start order.
     chain: VecDeque<Session>,
@@ -256,13 +249,10 @@ impl<'w> Beacon<'w> {
         };
         let rtt = rng.random_range(60_000_000..220_000_000);
         let next_src_port = rng.random_range(49152..60000);
+        let kit = Kit::new(world, victim, rng, &p.id.value, NAME, next_src_port);
         let mut me = Beacon {
             p,
-            victim,
-            gateway_mac: world.gateway_mac,
-            dns: (world.dns_server, world.dns_mac),
-            rng,
-            id: Arc::from(""),
+            kit,
             c2,
             port,
             interval,
@@ -270,11 +260,9 @@ impl<'w> Beacon<'w> {
             next: 0,
             end: scenario_end,
             rtt,
-            next_src_port,
             seq: 0,
             chain: VecDeque::new(),
         };
-        me.id = Arc::from(me.p.id.value.as_str());
         let first_beacon = me.kill_chain(start, scenario_start);
         me.next = first_beacon;
         me.end =
@@ -286,102 +274,9 @@ impl<'w> Beacon<'w> {
         me
     }
 
-    fn label(&self, stage: &'static str, technique: &'static str) -> Option<Label> {
-        Some(Label {
-            attack_id: self.id.clone(),
-            attack: NAME,
-            stage,
-            technique,
-        })
-    }
-
-    fn src_port(&mut self) -> u16 {
-        let p = self.next_src_port;
-        self.next_src_port = if p >= 65535 { 49152 } else { p + 1 };
-        p
-    }
-
-    fn session(
-        &mut self,
-        start: Nanos,
-        server: (IpAddr, u16),
-        rtt: Nanos,
-        kind: SessionKind,
-        label: Option<Label>,
-    ) -> Session {
-        let port = self.src_port();
-        let server_mac = if server.0 == self.dns.0 {
-            self.dns.1
-        } else {
-            self.gateway_mac
-        };
-        Session {
-            start,
-            client: Host {
-                ip: self.victim.ip,
-                mac: self.victim.mac,
-                port,
-            },
-            server: Host {
-                ip: server.0,
-                mac: server_mac,
-                port: server.1,
-            },
-            client_os: self.victim.os,
-            server_os: OsTraits::LINUX,
-            rtt,
-            kind,
-            label,
-            seed: self.rng.random(),
-        }
-    }
-
-    fn dns(&mut self, at: Nanos, name: &str, addr: IpAddr, label: Option<Label>) -> Session {
-        let kind = SessionKind::Dns(DnsExchange {
-            id: self.rng.random(),
-            name: name.to_string(),
-            qtype: DnsType::A,
-            answers: vec![addr],
-            ttl: 300,
-        });
-        let rtt = self.rng.random_range(500_000..3_000_000);
-        self.session(at, (self.dns.0, 53), rtt, kind, label)
-    }
-
-    fn http(
-        &mut self,
-        method: &'static str,
-        uri: &str,
-        host: String,
-        ua: String,
-        body: Body,
-        content_type: Option<&'static str>,
-        resp: Body,
-    ) -> HttpExchange {
-        HttpExchange {
-            method,
-            uri: uri.to_string(),
-            host,
-            user_agent: ua,
-            request_content_type: content_type,
-            request_body: body,
-            status: 200,
-            response_content_type: "application/json",
-            response_body: resp,
-            think: self.rng.random_range(5_000_000..60_000_000),
-        }
-    }
-
-    fn host_port(ip: IpAddr, port: u16) -> String {
-        match ip {
-            IpAddr::V4(a) => format!("{a}:{port}"),
-            IpAddr::V6(a) => format!("[{a}]:{port}"),
-        }
-    }
-
     /// Queues stages 1–6; returns when the beacon loop starts.
     fn kill_chain(&mut self, start: Nanos, now: Nanos) -> Nanos {
-        let rng = &mut self.rng;
+        let rng = &mut self.kit.rng;
         let lure_host = self.p.lure_host.clone().unwrap_or_else(|| {
             format!(
                 "u{}{:02}webzoom.us",
@@ -403,14 +298,14 @@ impl<'w> Beacon<'w> {
         let payload_chain = Arc::new(certs::self_signed("localhost", "Internet Widgits Pty Ltd", rng, now));
 
         // 1. Lure: the browser resolves and opens the lookalike meeting page.
-        let lure = self.label("lure", "T1566.002");
-        let s = self.dns(start, &lure_host, lure_ip, lure.clone());
+        let lure = self.kit.label("lure", "T1566.002");
+        let s = self.kit.dns(start, &lure_host, lure_ip, lure.clone());
         self.chain.push_back(s);
-        let browser = self.victim.browser.tls;
-        let pages = (0..self.rng.random_range(2..5))
+        let browser = self.kit.victim.browser.tls;
+        let pages = (0..self.kit.rng.random_range(2..5))
             .map(|_| TlsExchange {
-                up: self.rng.random_range(400..1500),
-                down: self.rng.random_range(5_000..120_000),
+                up: self.kit.rng.random_range(400..1500),
+                down: self.kit.rng.random_range(5_000..120_000),
                 think: 30_000_000,
                 record_size: None,
             })
@@ -427,22 +322,24 @@ impl<'w> Beacon<'w> {
             chain: lure_chain,
             exchanges: pages,
         };
-        let rtt = self.rng.random_range(40_000_000..150_000_000);
-        let s = self.session(start + 3_000_000, (lure_ip, 443), rtt, SessionKind::Tls(tls), lure);
+        let rtt = self.kit.rng.random_range(40_000_000..150_000_000);
+        let s = self
+            .kit
+            .session(start + 3_000_000, (lure_ip, 443), rtt, SessionKind::Tls(tls), lure);
         self.chain.push_back(s);
 
         // 2. Stage fetch: the pasted `curl | osascript` (plain HTTP, odd user agent).
         let paste = start
             + draw_duration(
-                &mut self.rng,
+                &mut self.kit.rng,
                 self.p
                     .paste_delay
                     .unwrap_or(Range::new(Duration::from_secs(60), Duration::from_secs(300))),
             );
-        let script = Body::Filler(self.rng.random_range(5_000..50_000));
+        let script = Body::Filler(self.kit.rng.random_range(5_000..50_000));
         let ex = HttpExchange {
             response_content_type: "text/plain",
-            ..self.http(
+            ..self.kit.http(
                 "GET",
                 "/update/sdk/fix.scpt",
                 lure_host.clone(),
@@ -452,32 +349,34 @@ impl<'w> Beacon<'w> {
                 script,
             )
         };
-        let label = self.label("stage-fetch", "T1059.002");
-        let s = self.session(paste, (lure_ip, 80), rtt, SessionKind::Http(vec![ex]), label);
+        let label = self.kit.label("stage-fetch", "T1059.002");
+        let s = self
+            .kit
+            .session(paste, (lure_ip, 80), rtt, SessionKind::Http(vec![ex]), label);
         self.chain.push_back(s);
 
         // 3. Registration: 10–40 s after the paste, a JSON POST to the bare-IP C2.
-        let reg_at = paste + self.rng.random_range(10..=40) * NS_PER_SEC;
+        let reg_at = paste + self.kit.rng.random_range(10..=40) * NS_PER_SEC;
         let info = format!(
             "{{\"uid\":\"{:016x}\",\"os\":\"macOS 15.{}\",\"user\":\"{}\",\"host\":\"{}\",\"arch\":\"arm64\"}}",
-            self.rng.random::<u64>(),
-            self.rng.random_range(0..6),
-            self.victim.owner,
-            self.victim.name
+            self.kit.rng.random::<u64>(),
+            self.kit.rng.random_range(0..6),
+            self.kit.victim.owner,
+            self.kit.victim.name
         );
         let ua = self.p.user_agent.clone().unwrap_or_else(|| "curl/8.7.1".into());
         let uri = self.p.uri.clone().unwrap_or_else(|| "/api/daemon".into());
-        let ex = self.http(
+        let ex = self.kit.http(
             "POST",
             &uri,
-            Self::host_port(self.c2, self.port),
+            host_port(self.c2, self.port),
             ua.clone(),
             Body::Bytes(info.into_bytes()),
             Some("application/json"),
             Body::Bytes(b"{\"status\":\"registered\"}".to_vec()),
         );
-        let label = self.label("registration", "T1071.001");
-        let s = self.session(
+        let label = self.kit.label("registration", "T1071.001");
+        let s = self.kit.session(
             reg_at,
             (self.c2, self.port),
             self.rtt,
@@ -487,11 +386,11 @@ impl<'w> Beacon<'w> {
         self.chain.push_back(s);
 
         // 4. Credential theft: the macOS password to the Telegram Bot API.
-        let cred_at = reg_at + self.rng.random_range(5..=60) * NS_PER_SEC;
-        let label = self.label("credential-theft", "T1056.002");
-        let s = self.dns(cred_at, "api.telegram.org", telegram, label.clone());
+        let cred_at = reg_at + self.kit.rng.random_range(5..=60) * NS_PER_SEC;
+        let label = self.kit.label("credential-theft", "T1056.002");
+        let s = self.kit.dns(cred_at, "api.telegram.org", telegram, label.clone());
         self.chain.push_back(s);
-        let tg_chain = Arc::new(certs::issued_chain(&cas[1], "api.telegram.org", &mut self.rng, now));
+        let tg_chain = Arc::new(certs::issued_chain(&cas[1], "api.telegram.org", &mut self.kit.rng, now));
         let tls = TlsSession {
             sni: Some("api.telegram.org".into()),
             version: TlsVersion::V13,
@@ -499,13 +398,13 @@ impl<'w> Beacon<'w> {
             alpn: Some("h2"),
             chain: tg_chain,
             exchanges: vec![TlsExchange {
-                up: self.rng.random_range(300..1500),
-                down: self.rng.random_range(300..900),
+                up: self.kit.rng.random_range(300..1500),
+                down: self.kit.rng.random_range(300..900),
                 think: 80_000_000,
                 record_size: None,
             }],
         };
-        let s = self.session(
+        let s = self.kit.session(
             cred_at + 2_000_000,
             (telegram, 443),
             50_000_000,
@@ -515,11 +414,11 @@ impl<'w> Beacon<'w> {
         self.chain.push_back(s);
 
         // 5. Payload pulls: `curl -k` from a bare IP, self-signed TLS 1.2, no SNI.
-        let mut at = cred_at + self.rng.random_range(20..=120) * NS_PER_SEC;
+        let mut at = cred_at + self.kit.rng.random_range(20..=120) * NS_PER_SEC;
         let payload_port = self.p.payload_port.unwrap_or(8444);
-        for _ in 0..pick(&mut self.rng, self.p.payload_pulls, (2, 4)) {
+        for _ in 0..pick(&mut self.kit.rng, self.p.payload_pulls, (2, 4)) {
             let size = bytes(
-                &mut self.rng,
+                &mut self.kit.rng,
                 self.p.payload_size.as_ref().map(|s| s.value),
                 (100 << 10, 5 << 20),
             );
@@ -530,29 +429,31 @@ impl<'w> Beacon<'w> {
                 alpn: None,
                 chain: payload_chain.clone(),
                 exchanges: vec![TlsExchange {
-                    up: self.rng.random_range(150..400),
+                    up: self.kit.rng.random_range(150..400),
                     down: size,
                     think: 20_000_000,
                     record_size: None,
                 }],
             };
-            let label = self.label("payload", "T1105");
-            let s = self.session(at, (payload_ip, payload_port), self.rtt, SessionKind::Tls(tls), label);
+            let label = self.kit.label("payload", "T1105");
+            let s = self
+                .kit
+                .session(at, (payload_ip, payload_port), self.rtt, SessionKind::Tls(tls), label);
             self.chain.push_back(s);
-            at += self.rng.random_range(3..=30) * NS_PER_SEC;
+            at += self.kit.rng.random_range(3..=30) * NS_PER_SEC;
         }
 
         // 6. Exfil: archives, one POST each, to a new endpoint, ~30 s–2 min after the first beacon.
         let first_beacon = reg_at + self.interval;
-        let mut at = (first_beacon + self.rng.random_range(30..=120) * NS_PER_SEC).max(at);
-        let posts = pick(&mut self.rng, self.p.exfil_posts.as_ref().map(|s| s.value), (6, 9)).max(1);
+        let mut at = (first_beacon + self.kit.rng.random_range(30..=120) * NS_PER_SEC).max(at);
+        let posts = pick(&mut self.kit.rng, self.p.exfil_posts.as_ref().map(|s| s.value), (6, 9)).max(1);
         let total = bytes(
-            &mut self.rng,
+            &mut self.kit.rng,
             self.p.exfil_total.as_ref().map(|s| s.value),
             (5 << 20, 60 << 20),
         );
         // Uneven archive sizes that add up to the total.
-        let weights: Vec<f64> = (0..posts).map(|_| self.rng.random_range(0.2..1.0)).collect();
+        let weights: Vec<f64> = (0..posts).map(|_| self.kit.rng.random_range(0.2..1.0)).collect();
         let sum: f64 = weights.iter().sum();
         let mut left = total;
         let exfil_port = self.p.exfil_port.unwrap_or(8443);
@@ -564,21 +465,23 @@ impl<'w> Beacon<'w> {
             }
             .min(left);
             left -= size;
-            let uri = format!("/upload?f={:08x}.zip", self.rng.random::<u32>());
-            let ex = self.http(
+            let uri = format!("/upload?f={:08x}.zip", self.kit.rng.random::<u32>());
+            let ex = self.kit.http(
                 "POST",
                 &uri,
-                Self::host_port(exfil_ip, exfil_port),
+                host_port(exfil_ip, exfil_port),
                 ua.clone(),
                 Body::Filler(size),
                 Some("application/zip"),
                 Body::Bytes(b"{\"ok\":true}".to_vec()),
             );
-            let label = self.label("exfil", "T1041");
-            let s = self.session(at, (exfil_ip, exfil_port), self.rtt, SessionKind::Http(vec![ex]), label);
+            let label = self.kit.label("exfil", "T1041");
+            let s = self
+                .kit
+                .session(at, (exfil_ip, exfil_port), self.rtt, SessionKind::Http(vec![ex]), label);
             self.chain.push_back(s);
             // The next archive follows once this one is out (~10 MB/s uplink) plus a pause.
-            at += size * 100 + self.rng.random_range(1..=5) * NS_PER_SEC;
+            at += size * 100 + self.kit.rng.random_range(1..=5) * NS_PER_SEC;
         }
         let mut sorted: Vec<Session> = self.chain.drain(..).collect();
         sorted.sort_by_key(|s| s.start);
@@ -587,7 +490,7 @@ impl<'w> Beacon<'w> {
     }
 
     fn sleep(&mut self) -> Nanos {
-        let u: f64 = self.rng.random();
+        let u: f64 = self.kit.rng.random();
         let base = self.interval as f64;
         let s = match self.p.jitter_model {
             JitterModel::Multiplicative => base * (1.0 - self.jitter * u),
@@ -604,42 +507,43 @@ impl<'w> Beacon<'w> {
             .as_ref()
             .map(|s| s.value)
             .unwrap_or(Range::new(ByteSize(80), ByteSize(300)));
-        let size = self.rng.random_range(size.min.0..=size.max.0) as usize;
+        let size = self.kit.rng.random_range(size.min.0..=size.max.0) as usize;
         let mut body = format!(
             "{{\"uid\":\"{:016x}\",\"os\":\"macos\",\"seq\":{},\"st\":\"{}\"",
-            self.rng.random::<u64>(),
+            self.kit.rng.random::<u64>(),
             self.seq,
-            ["idle", "ok", "wait"][self.rng.random_range(0..3)]
+            ["idle", "ok", "wait"][self.kit.rng.random_range(0..3)]
         );
         // Pad with a base64-looking blob (encrypted host info) up to the drawn size.
         if body.len() + 10 < size {
             body.push_str(",\"d\":\"");
             const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
             while body.len() + 2 < size {
-                body.push(B64[self.rng.random_range(0..64)] as char);
+                body.push(B64[self.kit.rng.random_range(0..64)] as char);
             }
             body.push('"');
         }
         body.push('}');
         // Most polls get an empty task list; now and then a task comes back.
-        let response = if self.rng.random_bool(0.05) {
-            format!("{{\"task\":\"{}\"}}", "A".repeat(self.rng.random_range(200..2000)))
+        let response = if self.kit.rng.random_bool(0.05) {
+            format!("{{\"task\":\"{}\"}}", "A".repeat(self.kit.rng.random_range(200..2000)))
         } else {
             "{\"task\":null}".to_string()
         };
         let ua = self.p.user_agent.clone().unwrap_or_else(|| "curl/8.7.1".into());
         let uri = self.p.uri.clone().unwrap_or_else(|| "/api/daemon".into());
-        let ex = self.http(
+        let ex = self.kit.http(
             "POST",
             &uri,
-            Self::host_port(self.c2, self.port),
+            host_port(self.c2, self.port),
             ua,
             Body::Bytes(body.into_bytes()),
             Some("application/json"),
             Body::Bytes(response.into_bytes()),
         );
-        let label = self.label("c2-beacon", "T1071.001");
-        self.session(t, (self.c2, self.port), self.rtt, SessionKind::Http(vec![ex]), label)
+        let label = self.kit.label("c2-beacon", "T1071.001");
+        self.kit
+            .session(t, (self.c2, self.port), self.rtt, SessionKind::Http(vec![ex]), label)
     }
 
     /// The next beacon time at or after `t` that the schedule allows.

@@ -11,6 +11,8 @@
 //! Every injector is an iterator of labelled sessions in time order with its own seeded stream.
 
 pub mod dprk_macos;
+pub mod dprk_windows;
+pub mod kit;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -24,6 +26,7 @@ use crate::world::World;
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub enum AttackSpec {
     DprkMacosClickfix(dprk_macos::Params),
+    DprkWindowsPowershell(dprk_windows::Params),
 }
 
 /// Fields every attack has.
@@ -43,6 +46,11 @@ impl AttackSpec {
                 victim: &p.victim,
                 start: &p.start,
             },
+            AttackSpec::DprkWindowsPowershell(p) => Common {
+                id: &p.id,
+                victim: &p.victim,
+                start: &p.start,
+            },
         }
     }
 
@@ -50,6 +58,7 @@ impl AttackSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             AttackSpec::DprkMacosClickfix(_) => dprk_macos::NAME,
+            AttackSpec::DprkWindowsPowershell(_) => dprk_windows::NAME,
         }
     }
 
@@ -57,6 +66,7 @@ impl AttackSpec {
     pub fn victim_roles(&self) -> Option<&'static [Role]> {
         match self {
             AttackSpec::DprkMacosClickfix(_) => Some(&[Role::MacosLaptop]),
+            AttackSpec::DprkWindowsPowershell(_) => Some(&[Role::WindowsDesktop]),
         }
     }
 
@@ -64,6 +74,7 @@ impl AttackSpec {
     pub fn validate(&self) -> Vec<(u64, u64, String)> {
         match self {
             AttackSpec::DprkMacosClickfix(p) => p.validate(),
+            AttackSpec::DprkWindowsPowershell(p) => p.validate(),
         }
     }
 
@@ -79,6 +90,9 @@ impl AttackSpec {
         match self {
             AttackSpec::DprkMacosClickfix(p) => {
                 Box::new(dprk_macos::Beacon::new(p.clone(), world, seed, index, start, end))
+            }
+            AttackSpec::DprkWindowsPowershell(p) => {
+                Box::new(dprk_windows::Powershell::new(p, world, seed, index, start, end))
             }
         }
     }
