@@ -121,9 +121,17 @@ pub struct TlsExchange {
     pub up: u64,
     pub down: u64,
     pub think: Nanos,
-    /// Streamed responses (server-sent events) come as many small records; `None` packs
-    /// records full.
-    pub record_size: Option<u32>,
+    /// A streamed response (server-sent events): many small records spread over time;
+    /// `None` sends the response at once in full records.
+    pub streamed: Option<Streamed>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Streamed {
+    /// Plaintext bytes per record.
+    pub record: u32,
+    /// How long the stream lasts.
+    pub over: Nanos,
 }
 
 #[derive(Clone, Debug)]
@@ -150,6 +158,8 @@ pub struct HttpExchange {
     pub host: String,
     pub user_agent: String,
     pub request_content_type: Option<&'static str>,
+    /// Further request headers (name, value), written after the standard ones.
+    pub headers: Vec<(&'static str, String)>,
     pub request_body: Body,
     pub status: u16,
     pub response_content_type: &'static str,

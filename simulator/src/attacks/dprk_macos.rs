@@ -307,7 +307,7 @@ impl<'w> Beacon<'w> {
                 up: self.kit.rng.random_range(400..1500),
                 down: self.kit.rng.random_range(5_000..120_000),
                 think: 30_000_000,
-                record_size: None,
+                streamed: None,
             })
             .collect();
         let tls = TlsSession {
@@ -401,7 +401,7 @@ impl<'w> Beacon<'w> {
                 up: self.kit.rng.random_range(300..1500),
                 down: self.kit.rng.random_range(300..900),
                 think: 80_000_000,
-                record_size: None,
+                streamed: None,
             }],
         };
         let s = self.kit.session(
@@ -432,7 +432,7 @@ impl<'w> Beacon<'w> {
                     up: self.kit.rng.random_range(150..400),
                     down: size,
                     think: 20_000_000,
-                    record_size: None,
+                    streamed: None,
                 }],
             };
             let label = self.kit.label("payload", "T1105");

@@ -164,7 +164,7 @@ impl Powershell {
                 up: 350,
                 down: size,
                 think: 30_000_000,
-                record_size: None,
+                streamed: None,
             }],
         };
         out.push(k.session(at + 2_000_000, (ip, 443), 30_000_000, SessionKind::Tls(tls), label));

@@ -130,6 +130,7 @@ impl<'w> Kit<'w> {
             host,
             user_agent: ua,
             request_content_type: content_type,
+            headers: Vec::new(),
             request_body: body,
             status: 200,
             response_content_type: "application/json",

@@ -13,6 +13,7 @@
 pub mod dprk_macos;
 pub mod dprk_windows;
 pub mod kit;
+pub mod shadow_ai;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -27,6 +28,7 @@ use crate::world::World;
 pub enum AttackSpec {
     DprkMacosClickfix(dprk_macos::Params),
     DprkWindowsPowershell(dprk_windows::Params),
+    ShadowAi(shadow_ai::Params),
 }
 
 /// Fields every attack has.
@@ -51,6 +53,11 @@ impl AttackSpec {
                 victim: &p.victim,
                 start: &p.start,
             },
+            AttackSpec::ShadowAi(p) => Common {
+                id: &p.id,
+                victim: &p.victim,
+                start: &p.start,
+            },
         }
     }
 
@@ -59,6 +66,7 @@ impl AttackSpec {
         match self {
             AttackSpec::DprkMacosClickfix(_) => dprk_macos::NAME,
             AttackSpec::DprkWindowsPowershell(_) => dprk_windows::NAME,
+            AttackSpec::ShadowAi(_) => shadow_ai::NAME,
         }
     }
 
@@ -67,6 +75,7 @@ impl AttackSpec {
         match self {
             AttackSpec::DprkMacosClickfix(_) => Some(&[Role::MacosLaptop]),
             AttackSpec::DprkWindowsPowershell(_) => Some(&[Role::WindowsDesktop]),
+            AttackSpec::ShadowAi(_) => Some(&[Role::MacosLaptop, Role::WindowsDesktop]),
         }
     }
 
@@ -75,6 +84,7 @@ impl AttackSpec {
         match self {
             AttackSpec::DprkMacosClickfix(p) => p.validate(),
             AttackSpec::DprkWindowsPowershell(p) => p.validate(),
+            AttackSpec::ShadowAi(p) => p.validate(),
         }
     }
 
@@ -94,6 +104,7 @@ impl AttackSpec {
             AttackSpec::DprkWindowsPowershell(p) => {
                 Box::new(dprk_windows::Powershell::new(p, world, seed, index, start, end))
             }
+            AttackSpec::ShadowAi(p) => Box::new(shadow_ai::ShadowAi::new(p, world, seed, index, start, end)),
         }
     }
 }

@@ -124,6 +124,7 @@ impl Iterator for Inbound<'_> {
                     host: self.hostname.clone(),
                     user_agent: "Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)".into(),
                     request_content_type: None,
+                    headers: Vec::new(),
                     request_body: Body::Bytes(Vec::new()),
                     status: 200,
                     response_content_type: "application/json",
@@ -150,7 +151,7 @@ impl Iterator for Inbound<'_> {
                     up: self.rng.random_range(300..1500),
                     down: self.rng.random_range(2_000..80_000),
                     think: self.rng.random_range(3_000_000..40_000_000),
-                    record_size: None,
+                    streamed: None,
                 })
                 .collect();
             let tls = TlsSession {

@@ -388,7 +388,7 @@ impl<'w> DeviceLife<'w> {
                     up: self.range(up),
                     down: self.range(down),
                     think: self.rng.random_range(5_000_000..60_000_000),
-                    record_size: None,
+                    streamed: None,
                 };
                 self.https(t, host, port, client, vec![ex]);
             }
@@ -416,7 +416,7 @@ impl<'w> DeviceLife<'w> {
                     up: size,
                     down: self.rng.random_range(300..2000),
                     think: 80_000_000,
-                    record_size: None,
+                    streamed: None,
                 };
                 self.https(t, host, 443, client, vec![ex]);
             }
@@ -429,7 +429,7 @@ impl<'w> DeviceLife<'w> {
             up: self.range((2_000, 8_000)),
             down: self.range((4_000, 30_000)),
             think: 40_000_000,
-            record_size: None,
+            streamed: None,
         };
         self.https(t, "zoom.us", 443, TlsClient::Chrome, vec![ex]);
         let Some((at, ip, site)) = self.resolve(self.horizon + 500_000_000, "zoomff01mmr.cloud.zoom.us", false) else {
@@ -519,7 +519,7 @@ impl<'w> DeviceLife<'w> {
                 up: 300,
                 down: self.range((4_000, 40_000)),
                 think: 20_000_000,
-                record_size: None,
+                streamed: None,
             };
             self.https(t, "raw.githubusercontent.com", 443, TlsClient::Curl, vec![ex]);
             return;
@@ -608,7 +608,7 @@ impl<'w> DeviceLife<'w> {
             up: self.range((300, 1800)),
             down: self.object_size(),
             think: self.rng.random_range(2_000_000..80_000_000),
-            record_size: None,
+            streamed: None,
         }
     }
 
@@ -627,6 +627,7 @@ impl<'w> DeviceLife<'w> {
             host: host.to_string(),
             user_agent: ua,
             request_content_type: None,
+            headers: Vec::new(),
             request_body: body,
             status: 200,
             response_content_type: "text/html; charset=utf-8",

@@ -12,9 +12,15 @@ pub fn streams(s: &Session, exchanges: &[HttpExchange]) -> Vec<Turn> {
     for (i, ex) in exchanges.iter().enumerate() {
         let last = i + 1 == exchanges.len();
         let mut req = format!(
-            "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nAccept: */*\r\n",
+            "{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\n",
             ex.method, ex.uri, ex.host, ex.user_agent
         );
+        if !ex.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("accept")) {
+            req.push_str("Accept: */*\r\n");
+        }
+        for (name, value) in &ex.headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
+        }
         if let Some(ct) = ex.request_content_type {
             req.push_str(&format!("Content-Type: {ct}\r\n"));
         }
@@ -50,6 +56,7 @@ pub fn streams(s: &Session, exchanges: &[HttpExchange]) -> Vec<Turn> {
             request,
             think: ex.think,
             response,
+            pace: None,
         });
     }
     turns

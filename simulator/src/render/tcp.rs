@@ -17,6 +17,15 @@ pub struct Turn {
     pub request: Stream,
     pub think: Nanos,
     pub response: Stream,
+    /// A response sent a little at a time (server-sent events) instead of at once.
+    pub pace: Option<Pace>,
+}
+
+/// One segment of `segment` bytes every `gap`.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    pub segment: u64,
+    pub gap: Nanos,
 }
 
 impl Turn {
@@ -37,6 +46,7 @@ impl Turn {
             request: fill(up, 1),
             think: 2_000_000,
             response: fill(down, 2),
+            pace: None,
         }
     }
 }
@@ -128,10 +138,11 @@ impl Conv<'_> {
     /// Sends `stream` from one side as MSS-sized segments starting at `start`, within the
     /// receiver's window; the receiver ACKs every second segment. Returns the time of the last
     /// data segment.
-    fn send(&mut self, from_client: bool, start: Nanos, stream: &Stream) -> Nanos {
+    fn send(&mut self, from_client: bool, start: Nanos, stream: &Stream, pace: Option<Pace>) -> Nanos {
         let ts_opt = self.client.os.timestamps && self.server.os.timestamps;
         let mss = u64::from(self.client.os.mss.min(self.server.os.mss)) - if ts_opt { 12 } else { 0 };
-        let mss = mss.max(1);
+        let mss = pace.map_or(mss, |p| p.segment.min(mss)).max(1);
+        let gap = pace.map_or(SEGMENT_GAP, |p| p.gap.max(SEGMENT_GAP));
         let n = stream.len.div_ceil(mss);
         let rtt = self.s.rtt;
         let receiver = if from_client { self.server.os } else { self.client.os };
@@ -180,7 +191,7 @@ impl Conv<'_> {
             }
             off = end;
             if !last {
-                ts += SEGMENT_GAP;
+                ts += gap;
             }
         }
         ts
@@ -239,14 +250,14 @@ pub fn render(s: &Session, turns: &[Turn], buf: &mut Vec<u8>) -> (Vec<Packet>, u
     for turn in turns {
         t += STACK_DELAY;
         let last_req = if turn.request.len > 0 {
-            c.send(true, t, &turn.request)
+            c.send(true, t, &turn.request, None)
         } else {
             t
         };
         up += turn.request.len;
         // The response's first byte arrives one RTT after the request's last byte, plus think.
         if turn.response.len > 0 {
-            t = c.send(false, last_req + rtt + turn.think, &turn.response) + STACK_DELAY;
+            t = c.send(false, last_req + rtt + turn.think, &turn.response, turn.pace) + STACK_DELAY;
         } else {
             t = last_req;
         }

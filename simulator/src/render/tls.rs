@@ -6,7 +6,7 @@
 use rand::{Rng, RngExt, SeedableRng};
 
 use super::stream::Stream;
-use super::tcp::Turn;
+use super::tcp::{Pace, Turn};
 use crate::session::{Session, TlsClient, TlsExchange, TlsSession, TlsVersion};
 
 const HANDSHAKE: u8 = 22;
@@ -357,6 +357,7 @@ pub fn turns(s: &Session, t: &TlsSession) -> Vec<Turn> {
                 request: hello,
                 think: 1_000_000,
                 response: flight,
+                pace: None,
             });
             // Client Finished rides with the first request; the server's tickets with the
             // first response.
@@ -369,18 +370,13 @@ pub fn turns(s: &Session, t: &TlsSession) -> Vec<Turn> {
             let think = first.map(|e| e.think).unwrap_or(1_000_000);
             if let Some(e) = first {
                 encrypted(&mut up, &mut rng, e.up, 17, MAX_RECORD);
-                encrypted(
-                    &mut down,
-                    &mut rng,
-                    e.down,
-                    17,
-                    e.record_size.map_or(MAX_RECORD, u64::from),
-                );
+                encrypted(&mut down, &mut rng, e.down, 17, MAX_RECORD);
             }
             turns.push(Turn {
                 request: up,
                 think,
                 response: down,
+                pace: None,
             });
         }
         TlsVersion::V12 => {
@@ -393,6 +389,7 @@ pub fn turns(s: &Session, t: &TlsSession) -> Vec<Turn> {
                 request: hello,
                 think: 1_500_000,
                 response: flight,
+                pace: None,
             });
             let mut up = Stream::default();
             let mut cke = vec![32u8];
@@ -410,6 +407,7 @@ pub fn turns(s: &Session, t: &TlsSession) -> Vec<Turn> {
                 request: up,
                 think: 500_000,
                 response: down,
+                pace: None,
             });
         }
     }
@@ -425,16 +423,20 @@ fn exchange_turn(e: &TlsExchange, v: TlsVersion, rng: &mut impl Rng) -> Turn {
     let mut up = Stream::default();
     encrypted(&mut up, rng, e.up, overhead, MAX_RECORD);
     let mut down = Stream::default();
-    encrypted(
-        &mut down,
-        rng,
-        e.down,
-        overhead,
-        e.record_size.map_or(MAX_RECORD, u64::from),
-    );
+    let record = e.streamed.map_or(MAX_RECORD, |s| u64::from(s.record.max(1)));
+    encrypted(&mut down, rng, e.down, overhead, record);
+    // A streamed answer: one record per segment, spread over the stream's duration.
+    let pace = e.streamed.map(|s| {
+        let records = e.down.div_ceil(record).max(1);
+        Pace {
+            segment: record + overhead + 5,
+            gap: s.over / records,
+        }
+    });
     Turn {
         request: up,
         think: e.think,
         response: down,
+        pace,
     }
 }
