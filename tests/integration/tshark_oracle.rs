@@ -206,3 +206,90 @@ fn kill_chain_stages_are_visible_to_tshark() {
         "self-signed: {first}"
     );
 }
+
+#[test]
+fn ai_services_answer_with_long_streams_and_mcp_speaks_streamable_http() {
+    if tshark().is_none() {
+        return;
+    }
+    let dir = scratch("tshark-ai");
+    let sc = LoadedScenario::load(&fixture("small-shadow-ai.yaml")).unwrap();
+    let sim = simulator::simulate(&sc, sc.scenario.seed, &dir).unwrap();
+    let cap = sim.capture.to_str().unwrap();
+    assert_tshark_clean(cap);
+    let truth = eval::truth::read(&sim.truth).unwrap();
+    let ai: Vec<_> = truth
+        .flows
+        .iter()
+        .filter(|f| f.stage == "unsanctioned-ai" && f.proto == "tcp")
+        .collect();
+    assert!(ai.len() >= 5, "{} AI sessions", ai.len());
+    for f in ai {
+        let filter = format!(
+            "tcp.srcport == {} && ip.src == {} && ip.dst == {}",
+            f.src_port, f.src_ip, f.dst_ip
+        );
+        let sni = run_tshark(&[
+            "-r",
+            cap,
+            "-Y",
+            &format!("{filter} && tls.handshake.type == 1"),
+            "-T",
+            "fields",
+            "-e",
+            "tls.handshake.extensions_server_name",
+        ]);
+        assert!(
+            [
+                "api.openai.com",
+                "chatgpt.com",
+                "claude.ai",
+                "api.anthropic.com",
+                "gemini.google.com",
+                "generativelanguage.googleapis.com",
+                "api.deepseek.com",
+                "perplexity.ai",
+                "api.mistral.ai"
+            ]
+            .contains(&sni.trim()),
+            "SNI {sni}"
+        );
+        // The answer: many small segments (one record each; past the snap length only their
+        // headers are captured) from the server over at least two seconds.
+        let back = format!(
+            "tcp.dstport == {} && ip.dst == {} && ip.src == {} && tcp.len > 0 && tcp.len < 400",
+            f.src_port, f.src_ip, f.dst_ip
+        );
+        let times: Vec<f64> = run_tshark(&["-r", cap, "-Y", &back, "-T", "fields", "-e", "frame.time_epoch"])
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect();
+        assert!(times.len() >= 8, "{} small server segments", times.len());
+        assert!(
+            times[times.len() - 1] - times[0] >= 2.0,
+            "streamed for {:.1} s",
+            times[times.len() - 1] - times[0]
+        );
+    }
+    let mcp = run_tshark(&[
+        "-r",
+        cap,
+        "-Y",
+        "http.request.uri == \"/mcp\"",
+        "-T",
+        "fields",
+        "-e",
+        "http.request.method",
+        "-e",
+        "http.request.line",
+    ]);
+    let methods: Vec<&str> = mcp.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert!(
+        methods.first() == Some(&"POST") && methods.contains(&"GET") && methods.last() == Some(&"DELETE"),
+        "{methods:?}"
+    );
+    assert!(
+        mcp.contains("Mcp-Session-Id: ") && mcp.contains("Accept: application/json, text/event-stream"),
+        "{mcp}"
+    );
+}

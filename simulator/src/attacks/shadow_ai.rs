@@ -235,7 +235,7 @@ fn mcp(k: &mut Kit<'_>, p: &Params, start: Nanos, spread: Nanos) -> Vec<Session>
     exchanges.push(ex);
     for call in 0..k.rng.random_range(2..8u32) {
         // Tool calls carry company data in their arguments.
-        let data = "Q".repeat(k.rng.random_range(500..40_000));
+        let data = "Q".repeat(k.rng.random_range(300..2_400));
         let body = format!(
             r#"{{"jsonrpc":"2.0","id":{},"method":"tools/call","params":{{"name":"summarize","arguments":{{"text":"{data}"}}}}}}"#,
             call + 2
