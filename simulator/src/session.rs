@@ -80,6 +80,8 @@ pub enum ConnectFailure {
     Refused,
     /// Never answered: SYN retransmitted `retries` times with exponential back-off.
     Timeout { retries: u8 },
+    /// A stateless scanner's half-open probe: SYN, the server's SYN-ACK, the scanner's RST.
+    HalfOpen,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Integration tests for the whole workspace, grouped by what they cover.
 
+mod attacks;
 mod common;
 mod community_id;
 mod detectors_cli;

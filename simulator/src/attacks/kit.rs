@@ -100,6 +100,37 @@ impl<'w> Kit<'w> {
         }
     }
 
+    /// A connection from outside (`src`) to the victim's `port`.
+    pub fn inbound(
+        &mut self,
+        start: Nanos,
+        src: (IpAddr, u16),
+        port: u16,
+        rtt: Nanos,
+        kind: SessionKind,
+        label: Option<Label>,
+    ) -> Session {
+        Session {
+            start,
+            client: Host {
+                ip: src.0,
+                mac: self.gateway_mac,
+                port: src.1,
+            },
+            server: Host {
+                ip: self.victim.ip,
+                mac: self.victim.mac,
+                port,
+            },
+            client_os: OsTraits::LINUX,
+            server_os: self.victim.os,
+            rtt,
+            kind,
+            label,
+            seed: self.rng.random(),
+        }
+    }
+
     /// The victim resolving `name` to `addr`.
     pub fn dns(&mut self, at: Nanos, name: &str, addr: IpAddr, label: Option<Label>) -> Session {
         let kind = SessionKind::Dns(DnsExchange {

@@ -10,8 +10,10 @@
 //!
 //! Every injector is an iterator of labelled sessions in time order with its own seeded stream.
 
+pub mod cloud_ssrf;
 pub mod dprk_macos;
 pub mod dprk_windows;
+pub mod exposed_scan;
 pub mod kit;
 pub mod shadow_ai;
 
@@ -29,6 +31,8 @@ pub enum AttackSpec {
     DprkMacosClickfix(dprk_macos::Params),
     DprkWindowsPowershell(dprk_windows::Params),
     ShadowAi(shadow_ai::Params),
+    ExposedServiceScan(exposed_scan::Params),
+    CloudSsrfExfil(cloud_ssrf::Params),
 }
 
 /// Fields every attack has.
@@ -58,6 +62,16 @@ impl AttackSpec {
                 victim: &p.victim,
                 start: &p.start,
             },
+            AttackSpec::ExposedServiceScan(p) => Common {
+                id: &p.id,
+                victim: &p.victim,
+                start: &p.start,
+            },
+            AttackSpec::CloudSsrfExfil(p) => Common {
+                id: &p.id,
+                victim: &p.victim,
+                start: &p.start,
+            },
         }
     }
 
@@ -67,6 +81,8 @@ impl AttackSpec {
             AttackSpec::DprkMacosClickfix(_) => dprk_macos::NAME,
             AttackSpec::DprkWindowsPowershell(_) => dprk_windows::NAME,
             AttackSpec::ShadowAi(_) => shadow_ai::NAME,
+            AttackSpec::ExposedServiceScan(_) => exposed_scan::NAME,
+            AttackSpec::CloudSsrfExfil(_) => cloud_ssrf::NAME,
         }
     }
 
@@ -76,6 +92,8 @@ impl AttackSpec {
             AttackSpec::DprkMacosClickfix(_) => Some(&[Role::MacosLaptop]),
             AttackSpec::DprkWindowsPowershell(_) => Some(&[Role::WindowsDesktop]),
             AttackSpec::ShadowAi(_) => Some(&[Role::MacosLaptop, Role::WindowsDesktop]),
+            AttackSpec::ExposedServiceScan(_) => Some(&[Role::CloudWebVm, Role::LinuxServer]),
+            AttackSpec::CloudSsrfExfil(_) => Some(&[Role::CloudWafVm]),
         }
     }
 
@@ -85,6 +103,8 @@ impl AttackSpec {
             AttackSpec::DprkMacosClickfix(p) => p.validate(),
             AttackSpec::DprkWindowsPowershell(p) => p.validate(),
             AttackSpec::ShadowAi(p) => p.validate(),
+            AttackSpec::ExposedServiceScan(p) => p.validate(),
+            AttackSpec::CloudSsrfExfil(p) => p.validate(),
         }
     }
 
@@ -105,6 +125,10 @@ impl AttackSpec {
                 Box::new(dprk_windows::Powershell::new(p, world, seed, index, start, end))
             }
             AttackSpec::ShadowAi(p) => Box::new(shadow_ai::ShadowAi::new(p, world, seed, index, start, end)),
+            AttackSpec::ExposedServiceScan(p) => {
+                Box::new(exposed_scan::ExposedScan::new(p, world, seed, index, start, end))
+            }
+            AttackSpec::CloudSsrfExfil(p) => Box::new(cloud_ssrf::CloudSsrf::new(p, world, seed, index, start, end)),
         }
     }
 }

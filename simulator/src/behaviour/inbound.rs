@@ -1,6 +1,6 @@
-//! Inbound traffic to public servers (cloud web and WAF VMs): visitors over HTTPS around the
-//! clock with a daytime rise, and the site's own uptime monitor probing `/health` on a fixed
-//! period from a few monitoring addresses — the normal life of a public server.
+//! Inbound traffic to cloud servers: the WAF/reverse proxy receives visitors over HTTPS around
+//! the clock with a daytime rise, and every cloud VM has its own uptime monitor probing
+//! `/health` on a fixed period from a few monitoring addresses.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -134,7 +134,11 @@ impl Iterator for Inbound<'_> {
                 return Some(self.session(t, monitor, OsTraits::LINUX, 30_000_000, SessionKind::Http(vec![ex])));
             }
             self.next_visit += self.gap();
-            if self.rng.random::<f64>() >= activity(Role::MacosLaptop, t, 0).max(0.15) {
+            // Only the WAF/reverse proxy is public by design; web app VMs sit behind it and are
+            // reached from outside only by their uptime monitor (until someone exposes one).
+            if self.dev.role != Role::CloudWafVm
+                || self.rng.random::<f64>() >= activity(Role::MacosLaptop, t, 0).max(0.15)
+            {
                 continue;
             }
             let visitor = (

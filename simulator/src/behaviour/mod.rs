@@ -99,9 +99,38 @@ enum JobKind {
     VideoCall {
         minutes: (u64, u64),
     },
+    /// A cloud SDK refreshing the instance role's credentials from the metadata service.
+    MetadataRefresh,
 }
 
 const MIB: u64 = 1 << 20;
+
+/// The instance metadata service (IMDS), link-local on every cloud VM.
+pub const METADATA_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(169, 254, 169, 254));
+pub const METADATA_CREDENTIALS: &str = "/latest/meta-data/iam/security-credentials/";
+
+/// The IAM role attached to a cloud VM.
+pub fn instance_role(dev: &Device) -> String {
+    format!("{}-instance-role", dev.name.split('-').next().unwrap_or("app"))
+}
+
+/// Temporary credentials as the metadata service returns them (~1.3 KB).
+pub fn credentials_json(rng: &mut Stream, now: Nanos) -> Vec<u8> {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut token = String::new();
+    for _ in 0..rng.random_range(800..1100) {
+        token.push(B64[rng.random_range(0..64)] as char);
+    }
+    let key: String = (0..16).map(|_| (b'A' + rng.random_range(0..26)) as char).collect();
+    let secret: String = (0..40).map(|_| B64[rng.random_range(0..62)] as char).collect();
+    let when = crate::units::format_rfc3339(now);
+    format!(
+        "{{\n  \"Code\" : \"Success\",\n  \"LastUpdated\" : \"{}Z\",\n  \"Type\" : \"AWS-HMAC\",\n  \"AccessKeyId\" : \"ASIA{key}\",\n  \"SecretAccessKey\" : \"{secret}\",\n  \"Token\" : \"{token}\",\n  \"Expiration\" : \"{}Z\"\n}}",
+        &when[..19],
+        &crate::units::format_rfc3339(now + 6 * 3600 * NS_PER_SEC)[..19]
+    )
+    .into_bytes()
+}
 
 fn jobs_for(role: Role) -> Vec<Job> {
     let job = |period_s: f64, jitter: f64, kind| Job {
@@ -270,6 +299,14 @@ impl<'w> DeviceLife<'w> {
                 || syncs
                 || !matches!(dev.role, Role::MacosLaptop | Role::WindowsDesktop)
         });
+        if matches!(dev.role, Role::CloudWebVm | Role::CloudWafVm) {
+            jobs.push(Job {
+                next: 0,
+                period_s: 3600.0,
+                jitter: 0.05,
+                kind: JobKind::MetadataRefresh,
+            });
+        }
         // Some people spend part of the day in video meetings (each minute is ~6000 packets).
         let meets = rng.random_bool(0.12);
         jobs.retain(|j| !matches!(j.kind, JobKind::VideoCall { .. }) || meets);
@@ -410,6 +447,46 @@ impl<'w> DeviceLife<'w> {
                 self.http(t, host, vec![ex]);
             }
             JobKind::VideoCall { minutes } => self.video_call(t, minutes),
+            JobKind::MetadataRefresh => {
+                let role = instance_role(self.dev);
+                let list = format!("{role}\n").into_bytes();
+                let creds = credentials_json(&mut self.rng, t);
+                let ua = "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.2"
+                    .to_string();
+                let mut a = self.http_exchange(
+                    "GET",
+                    METADATA_CREDENTIALS.into(),
+                    "169.254.169.254",
+                    ua.clone(),
+                    Body::Bytes(Vec::new()),
+                    0,
+                );
+                a.response_body = Body::Bytes(list);
+                a.response_content_type = "text/plain";
+                let mut b = self.http_exchange(
+                    "GET",
+                    format!("{METADATA_CREDENTIALS}{role}"),
+                    "169.254.169.254",
+                    ua,
+                    Body::Bytes(Vec::new()),
+                    0,
+                );
+                b.response_body = Body::Bytes(creds);
+                b.response_content_type = "text/plain";
+                let server = Host {
+                    ip: METADATA_IP,
+                    mac: self.world.gateway_mac,
+                    port: 80,
+                };
+                self.push_to(
+                    t,
+                    server,
+                    OsTraits::LINUX,
+                    400_000,
+                    SessionKind::Http(vec![a, b]),
+                    self.dev.os,
+                );
+            }
             JobKind::Backup { host, client, size } => {
                 let size = self.range(size);
                 let ex = TlsExchange {

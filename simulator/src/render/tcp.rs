@@ -287,6 +287,16 @@ pub fn render_failed(s: &Session, failure: ConnectFailure, buf: &mut Vec<u8>) ->
             c.server.seq = 0;
             c.emit(false, s.start + s.rtt, TcpControl::Rst, EMPTY, false, Some(ack));
         }
+        ConnectFailure::HalfOpen => {
+            // Scanners (masscan, ZMap) send a bare SYN: no options, a fixed window.
+            c.client.os.window_scale = None;
+            c.client.os.sack_permitted = false;
+            c.client.os.timestamps = false;
+            c.client.os.window = 1024;
+            c.emit(true, s.start, TcpControl::Syn, EMPTY, true, None);
+            c.emit(false, s.start + s.rtt, TcpControl::Syn, EMPTY, true, None);
+            c.emit(true, s.start + s.rtt + STACK_DELAY, TcpControl::Rst, EMPTY, false, None);
+        }
         ConnectFailure::Timeout { retries } => {
             // Initial RTO 1 s, doubling: SYNs at 0, 1, 3, 7, … s (same sequence number).
             let isn = c.client.seq;
