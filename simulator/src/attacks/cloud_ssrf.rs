@@ -19,12 +19,12 @@ use rand::RngExt;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::draw_duration;
 use super::kit::Kit;
+use super::{Planned, draw_duration, draw_int, draw_size};
 use crate::behaviour::{METADATA_CREDENTIALS, METADATA_IP, credentials_json, instance_role};
 use crate::certs;
 use crate::rng::stream;
-use crate::session::{Body, HttpExchange, Session, SessionKind, TlsClient, TlsExchange, TlsSession, TlsVersion};
+use crate::session::{Body, HttpExchange, SessionKind, TlsClient, TlsExchange, TlsSession, TlsVersion};
 use crate::units::{ByteSize, Duration, Int, NS_PER_SEC, Nanos, Range, Real, second_of_day};
 use crate::world::{World, public_ipv4};
 
@@ -87,20 +87,6 @@ impl Params {
     }
 }
 
-pub struct CloudSsrf {
-    sessions: std::vec::IntoIter<Session>,
-}
-
-fn int(k: &mut Kit<'_>, r: Option<Range<Int>>, d: (u64, u64)) -> u64 {
-    let r = r.unwrap_or(Range::new(Int(d.0), Int(d.1)));
-    k.rng.random_range(r.min.0..=r.max.0)
-}
-
-fn size(k: &mut Kit<'_>, r: Option<Range<ByteSize>>, d: (u64, u64)) -> u64 {
-    let r = r.unwrap_or(Range::new(ByteSize(d.0), ByteSize(d.1)));
-    k.rng.random_range(r.min.0..=r.max.0)
-}
-
 fn proxied(k: &mut Kit<'_>, uri: String, host: &str, ua: &str, body: Vec<u8>) -> HttpExchange {
     let mut ex = k.http(
         "GET",
@@ -115,232 +101,224 @@ fn proxied(k: &mut Kit<'_>, uri: String, host: &str, ua: &str, body: Vec<u8>) ->
     ex
 }
 
-impl CloudSsrf {
-    pub fn new(p: &Params, world: &World, seed: u64, index: usize, scenario_start: Nanos, scenario_end: Nanos) -> Self {
-        let mut rng = stream(seed, NAME, index as u64);
-        let waf = world.device(&p.victim.value).expect("validated: victim exists");
-        let start = scenario_start + draw_duration(&mut rng, p.start.value);
-        let first_port = rng.random_range(40000..60000);
-        let mut k = Kit::new(world, waf, rng, &p.id.value, NAME, first_port);
-        let mut out = Vec::new();
-        let role = instance_role(waf);
-        let public_name = format!("waf{}.example-corp.com", waf.index + 1);
-        let cas = certs::public_cas(&mut k.rng, scenario_start);
-        let waf_chain = Arc::new(certs::issued_chain(&cas[0], &public_name, &mut k.rng, scenario_start));
-        let anonymisers: Vec<IpAddr> = (0..int(&mut k, p.anonymisers, (5, 50)))
-            .map(|_| IpAddr::V4(public_ipv4(&mut k.rng)))
-            .collect();
-        let ua = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"; // Tor Browser
-        let anon = |k: &mut Kit<'_>| {
-            (
-                anonymisers[k.rng.random_range(0..anonymisers.len())],
-                k.rng.random_range(30000..61000),
-            )
-        };
+/// The attack's sessions, planned up front.
+pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: Nanos, scenario_end: Nanos) -> Planned {
+    let mut rng = stream(seed, NAME, index as u64);
+    let waf = world.device(&p.victim.value).expect("validated: victim exists");
+    let start = scenario_start + draw_duration(&mut rng, p.start.value);
+    let first_port = rng.random_range(40000..60000);
+    let mut k = Kit::new(world, waf, rng, &p.id.value, NAME, first_port);
+    let mut out = Vec::new();
+    let role = instance_role(waf);
+    let public_name = format!("waf{}.example-corp.com", waf.index + 1);
+    let cas = certs::public_cas(&mut k.rng, scenario_start);
+    let waf_chain = Arc::new(certs::issued_chain(&cas[0], &public_name, &mut k.rng, scenario_start));
+    let anonymisers: Vec<IpAddr> = (0..draw_int(&mut k.rng, p.anonymisers, (5, 50)))
+        .map(|_| IpAddr::V4(public_ipv4(&mut k.rng)))
+        .collect();
+    let ua = "Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0"; // Tor Browser
+    let anon = |k: &mut Kit<'_>| {
+        (
+            anonymisers[k.rng.random_range(0..anonymisers.len())],
+            k.rng.random_range(30000..61000),
+        )
+    };
 
-        // Reconnaissance through anonymisers, spread over the run.
-        let span = scenario_end.saturating_sub(start).max(1);
-        for _ in 0..anonymisers.len() * 2 {
-            let at = start + k.rng.random_range(0..span);
-            let exchanges = (0..k.rng.random_range(1..5))
-                .map(|_| TlsExchange {
-                    up: k.rng.random_range(300..1200),
-                    down: k.rng.random_range(1000..30_000),
-                    think: 20_000_000,
-                    streamed: None,
-                })
-                .collect();
-            let tls = TlsSession {
-                sni: Some(public_name.clone()),
-                version: TlsVersion::V13,
-                client: TlsClient::Firefox,
-                alpn: Some("h2"),
-                chain: waf_chain.clone(),
-                exchanges,
-            };
-            let src = anon(&mut k);
-            let label = k.label("anonymised-access", "T1090.003");
-            out.push(k.inbound(at, src, 443, 250_000_000, SessionKind::Tls(tls), label));
-        }
-
-        // SSRF → metadata credentials, repeated to refresh them.
-        let refresh = p
-            .credential_refresh
-            .as_ref()
-            .map(|r| r.value)
-            .unwrap_or(Range::new(Duration::from_secs(3600), Duration::from_secs(6 * 3600)));
-        let mut t = start + k.rng.random_range(300..1800) * NS_PER_SEC;
-        let first_theft = t;
-        while t < scenario_end {
-            let src = anon(&mut k);
-            let list = format!("{role}\n").into_bytes();
-            let creds = credentials_json(&mut k.rng, t);
-            let probes = vec![
-                proxied(
-                    &mut k,
-                    format!("/?url=http://169.254.169.254{METADATA_CREDENTIALS}"),
-                    &public_name,
-                    ua,
-                    list.clone(),
-                ),
-                proxied(
-                    &mut k,
-                    format!("/?url=http://169.254.169.254{METADATA_CREDENTIALS}{role}"),
-                    &public_name,
-                    ua,
-                    creds.clone(),
-                ),
-            ];
-            let label = k.label("ssrf", "T1190");
-            out.push(k.inbound(t, src, 80, 250_000_000, SessionKind::Http(probes), label));
-            // The proxy fetches what it was told to, a moment after each request arrives.
-            let boto = "python-requests/2.28.1";
-            let mut a = k.http(
-                "GET",
-                METADATA_CREDENTIALS,
-                "169.254.169.254".into(),
-                boto.into(),
-                Body::Bytes(Vec::new()),
-                None,
-                Body::Bytes(list),
-            );
-            a.response_content_type = "text/plain";
-            let mut b = k.http(
-                "GET",
-                &format!("{METADATA_CREDENTIALS}{role}"),
-                "169.254.169.254".into(),
-                boto.into(),
-                Body::Bytes(Vec::new()),
-                None,
-                Body::Bytes(creds),
-            );
-            b.response_content_type = "text/plain";
-            let label = k.label("metadata-credentials", "T1552.005");
-            out.push(k.session(
-                t + 260_000_000,
-                (METADATA_IP, 80),
-                300_000,
-                SessionKind::Http(vec![a]),
-                label.clone(),
-            ));
-            out.push(k.session(
-                t + 900_000_000,
-                (METADATA_IP, 80),
-                300_000,
-                SessionKind::Http(vec![b]),
-                label,
-            ));
-            t += draw_duration(&mut k.rng, refresh);
-        }
-
-        // Storage: listing (many calls, many denied), then pulls.
-        let s3 = IpAddr::V4(public_ipv4(&mut k.rng));
-        let at = first_theft + k.rng.random_range(120..1800) * NS_PER_SEC;
-        let label = k.label("storage-listing", "T1619");
-        out.push(k.dns(at, "s3.amazonaws.com", s3, label.clone()));
-        let denied = p.denied.unwrap_or(Range::new(Real(0.05), Real(0.8)));
-        let denied = if denied.min == denied.max {
-            denied.min.0
-        } else {
-            k.rng.random_range(denied.min.0..denied.max.0)
-        };
-        let calls: Vec<TlsExchange> = (0..int(&mut k, p.storage_calls, (20, 200)))
-            .map(|_| {
-                let down = if k.rng.random_bool(denied) {
-                    k.rng.random_range(240..320)
-                } else {
-                    k.rng.random_range(1_500..40_000)
-                };
-                TlsExchange {
-                    up: k.rng.random_range(400..900),
-                    down,
-                    think: k.rng.random_range(20_000_000..120_000_000),
-                    streamed: None,
-                }
+    // Reconnaissance through anonymisers, spread over the run.
+    let span = scenario_end.saturating_sub(start).max(1);
+    for _ in 0..anonymisers.len() * 2 {
+        let at = start + k.rng.random_range(0..span);
+        let exchanges = (0..k.rng.random_range(1..5))
+            .map(|_| TlsExchange {
+                up: k.rng.random_range(300..1200),
+                down: k.rng.random_range(1000..30_000),
+                think: 20_000_000,
+                streamed: None,
             })
             .collect();
-        let s3_chain = Arc::new(certs::issued_chain(
-            &cas[1],
-            "s3.amazonaws.com",
-            &mut k.rng,
-            scenario_start,
+        let tls = TlsSession {
+            sni: Some(public_name.clone()),
+            version: TlsVersion::V13,
+            client: TlsClient::Firefox,
+            alpn: Some("h2"),
+            chain: waf_chain.clone(),
+            exchanges,
+        };
+        let src = anon(&mut k);
+        let label = k.label("anonymised-access", "T1090.003");
+        out.push(k.inbound(at, src, 443, 250_000_000, SessionKind::Tls(tls), label));
+    }
+
+    // SSRF → metadata credentials, repeated to refresh them.
+    let refresh = p
+        .credential_refresh
+        .as_ref()
+        .map(|r| r.value)
+        .unwrap_or(Range::new(Duration::from_secs(3600), Duration::from_secs(6 * 3600)));
+    let mut t = start + k.rng.random_range(300..1800) * NS_PER_SEC;
+    let first_theft = t;
+    while t < scenario_end {
+        let src = anon(&mut k);
+        let list = format!("{role}\n").into_bytes();
+        let creds = credentials_json(&mut k.rng, t);
+        let probes = vec![
+            proxied(
+                &mut k,
+                format!("/?url=http://169.254.169.254{METADATA_CREDENTIALS}"),
+                &public_name,
+                ua,
+                list.clone(),
+            ),
+            proxied(
+                &mut k,
+                format!("/?url=http://169.254.169.254{METADATA_CREDENTIALS}{role}"),
+                &public_name,
+                ua,
+                creds.clone(),
+            ),
+        ];
+        let label = k.label("ssrf", "T1190");
+        out.push(k.inbound(t, src, 80, 250_000_000, SessionKind::Http(probes), label));
+        // The proxy fetches what it was told to, a moment after each request arrives.
+        let boto = "python-requests/2.28.1";
+        let mut a = k.http(
+            "GET",
+            METADATA_CREDENTIALS,
+            "169.254.169.254".into(),
+            boto.into(),
+            Body::Bytes(Vec::new()),
+            None,
+            Body::Bytes(list),
+        );
+        a.response_content_type = "text/plain";
+        let mut b = k.http(
+            "GET",
+            &format!("{METADATA_CREDENTIALS}{role}"),
+            "169.254.169.254".into(),
+            boto.into(),
+            Body::Bytes(Vec::new()),
+            None,
+            Body::Bytes(creds),
+        );
+        b.response_content_type = "text/plain";
+        let label = k.label("metadata-credentials", "T1552.005");
+        out.push(k.session(
+            t + 260_000_000,
+            (METADATA_IP, 80),
+            300_000,
+            SessionKind::Http(vec![a]),
+            label.clone(),
         ));
+        out.push(k.session(
+            t + 900_000_000,
+            (METADATA_IP, 80),
+            300_000,
+            SessionKind::Http(vec![b]),
+            label,
+        ));
+        t += draw_duration(&mut k.rng, refresh);
+    }
+
+    // Storage: listing (many calls, many denied), then pulls.
+    let s3 = IpAddr::V4(public_ipv4(&mut k.rng));
+    let at = first_theft + k.rng.random_range(120..1800) * NS_PER_SEC;
+    let label = k.label("storage-listing", "T1619");
+    out.push(k.dns(at, "s3.amazonaws.com", s3, label.clone()));
+    let denied = p.denied.unwrap_or(Range::new(Real(0.05), Real(0.8)));
+    let denied = if denied.min == denied.max {
+        denied.min.0
+    } else {
+        k.rng.random_range(denied.min.0..denied.max.0)
+    };
+    let calls: Vec<TlsExchange> = (0..draw_int(&mut k.rng, p.storage_calls, (20, 200)))
+        .map(|_| {
+            let down = if k.rng.random_bool(denied) {
+                k.rng.random_range(240..320)
+            } else {
+                k.rng.random_range(1_500..40_000)
+            };
+            TlsExchange {
+                up: k.rng.random_range(400..900),
+                down,
+                think: k.rng.random_range(20_000_000..120_000_000),
+                streamed: None,
+            }
+        })
+        .collect();
+    let s3_chain = Arc::new(certs::issued_chain(
+        &cas[1],
+        "s3.amazonaws.com",
+        &mut k.rng,
+        scenario_start,
+    ));
+    let tls = TlsSession {
+        sni: Some("s3.amazonaws.com".into()),
+        version: TlsVersion::V13,
+        client: TlsClient::Curl,
+        alpn: Some("http/1.1"),
+        chain: s3_chain.clone(),
+        exchanges: calls,
+    };
+    out.push(k.session(at + 3_000_000, (s3, 443), 2_000_000, SessionKind::Tls(tls), label));
+    let mut left = draw_size(&mut k.rng, p.pull_total, (50 << 20, 500 << 20));
+    let mut at = at + k.rng.random_range(300..900) * NS_PER_SEC;
+    while left > 0 {
+        let chunk = left.min(k.rng.random_range(5 << 20..60 << 20));
+        left -= chunk;
         let tls = TlsSession {
             sni: Some("s3.amazonaws.com".into()),
             version: TlsVersion::V13,
             client: TlsClient::Curl,
             alpn: Some("http/1.1"),
             chain: s3_chain.clone(),
-            exchanges: calls,
+            exchanges: vec![TlsExchange {
+                up: 600,
+                down: chunk,
+                think: 30_000_000,
+                streamed: None,
+            }],
         };
-        out.push(k.session(at + 3_000_000, (s3, 443), 2_000_000, SessionKind::Tls(tls), label));
-        let mut left = size(&mut k, p.pull_total, (50 << 20, 500 << 20));
-        let mut at = at + k.rng.random_range(300..900) * NS_PER_SEC;
-        while left > 0 {
-            let chunk = left.min(k.rng.random_range(5 << 20..60 << 20));
+        let label = k.label("storage-pull", "T1530");
+        out.push(k.session(at, (s3, 443), 2_000_000, SessionKind::Tls(tls), label));
+        at += chunk / 50 + k.rng.random_range(1..20) * NS_PER_SEC;
+    }
+
+    // Exfil: every night between 01:00 and 04:00 after the theft, GBs to a rare endpoint.
+    let exfil_ip = p.exfil_ip.unwrap_or_else(|| IpAddr::V4(public_ipv4(&mut k.rng)));
+    let exfil_port = p.exfil_port.unwrap_or(443);
+    let day = 86_400 * NS_PER_SEC;
+    let mut night = first_theft - second_of_day(first_theft) * NS_PER_SEC + 3600 * NS_PER_SEC;
+    if night < first_theft {
+        night += day;
+    }
+    while night < scenario_end {
+        let mut left = draw_size(
+            &mut k.rng,
+            p.exfil_per_night.as_ref().map(|s| s.value),
+            (1 << 30, 10 << 30),
+        );
+        let mut at = night + k.rng.random_range(0..3 * 3600) * NS_PER_SEC;
+        while left > 0 && at < scenario_end {
+            let chunk = left.min(k.rng.random_range(100 << 20..500 << 20));
             left -= chunk;
             let tls = TlsSession {
-                sni: Some("s3.amazonaws.com".into()),
+                sni: None,
                 version: TlsVersion::V13,
                 client: TlsClient::Curl,
-                alpn: Some("http/1.1"),
+                alpn: None,
                 chain: s3_chain.clone(),
                 exchanges: vec![TlsExchange {
-                    up: 600,
-                    down: chunk,
-                    think: 30_000_000,
+                    up: chunk,
+                    down: k.rng.random_range(200..800),
+                    think: 50_000_000,
                     streamed: None,
                 }],
             };
-            let label = k.label("storage-pull", "T1530");
-            out.push(k.session(at, (s3, 443), 2_000_000, SessionKind::Tls(tls), label));
-            at += chunk / 50 + k.rng.random_range(1..20) * NS_PER_SEC;
+            let label = k.label("exfil", "T1041");
+            out.push(k.session(at, (exfil_ip, exfil_port), 90_000_000, SessionKind::Tls(tls), label));
+            at += chunk / 20 + k.rng.random_range(5..60) * NS_PER_SEC;
         }
-
-        // Exfil: every night between 01:00 and 04:00 after the theft, GBs to a rare endpoint.
-        let exfil_ip = p.exfil_ip.unwrap_or_else(|| IpAddr::V4(public_ipv4(&mut k.rng)));
-        let exfil_port = p.exfil_port.unwrap_or(443);
-        let day = 86_400 * NS_PER_SEC;
-        let mut night = first_theft - second_of_day(first_theft) * NS_PER_SEC + 3600 * NS_PER_SEC;
-        if night < first_theft {
-            night += day;
-        }
-        while night < scenario_end {
-            let mut left = size(&mut k, p.exfil_per_night.as_ref().map(|s| s.value), (1 << 30, 10 << 30));
-            let mut at = night + k.rng.random_range(0..3 * 3600) * NS_PER_SEC;
-            while left > 0 && at < scenario_end {
-                let chunk = left.min(k.rng.random_range(100 << 20..500 << 20));
-                left -= chunk;
-                let tls = TlsSession {
-                    sni: None,
-                    version: TlsVersion::V13,
-                    client: TlsClient::Curl,
-                    alpn: None,
-                    chain: s3_chain.clone(),
-                    exchanges: vec![TlsExchange {
-                        up: chunk,
-                        down: k.rng.random_range(200..800),
-                        think: 50_000_000,
-                        streamed: None,
-                    }],
-                };
-                let label = k.label("exfil", "T1041");
-                out.push(k.session(at, (exfil_ip, exfil_port), 90_000_000, SessionKind::Tls(tls), label));
-                at += chunk / 20 + k.rng.random_range(5..60) * NS_PER_SEC;
-            }
-            night += day;
-        }
-        out.retain(|s| s.start < scenario_end);
-        out.sort_by_key(|s| s.start);
-        CloudSsrf {
-            sessions: out.into_iter(),
-        }
+        night += day;
     }
-}
-
-impl Iterator for CloudSsrf {
-    type Item = Session;
-    fn next(&mut self) -> Option<Session> {
-        self.sessions.next()
-    }
+    Planned::new(out, scenario_end)
 }

@@ -23,8 +23,8 @@ use rand::RngExt;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::draw_duration;
 use super::kit::{Kit, host_port};
+use super::{draw_duration, draw_int, draw_size};
 use crate::certs;
 use crate::render::tls::supports_tls13;
 use crate::rng::{Stream, stream};
@@ -186,16 +186,6 @@ fn neighbour(rng: &mut Stream, ip: IpAddr) -> IpAddr {
         }
         v6 => v6,
     }
-}
-
-fn pick(rng: &mut Stream, r: Option<Range<Int>>, default: (u64, u64)) -> u64 {
-    let r = r.unwrap_or(Range::new(Int(default.0), Int(default.1)));
-    rng.random_range(r.min.0..=r.max.0)
-}
-
-fn bytes(rng: &mut Stream, r: Option<Range<ByteSize>>, default: (u64, u64)) -> u64 {
-    let r = r.unwrap_or(Range::new(ByteSize(default.0), ByteSize(default.1)));
-    rng.random_range(r.min.0..=r.max.0)
 }
 
 pub struct Beacon<'w> {
@@ -416,8 +406,8 @@ impl<'w> Beacon<'w> {
         // 5. Payload pulls: `curl -k` from a bare IP, self-signed TLS 1.2, no SNI.
         let mut at = cred_at + self.kit.rng.random_range(20..=120) * NS_PER_SEC;
         let payload_port = self.p.payload_port.unwrap_or(8444);
-        for _ in 0..pick(&mut self.kit.rng, self.p.payload_pulls, (2, 4)) {
-            let size = bytes(
+        for _ in 0..draw_int(&mut self.kit.rng, self.p.payload_pulls, (2, 4)) {
+            let size = draw_size(
                 &mut self.kit.rng,
                 self.p.payload_size.as_ref().map(|s| s.value),
                 (100 << 10, 5 << 20),
@@ -446,8 +436,8 @@ impl<'w> Beacon<'w> {
         // 6. Exfil: archives, one POST each, to a new endpoint, ~30 s–2 min after the first beacon.
         let first_beacon = reg_at + self.interval;
         let mut at = (first_beacon + self.kit.rng.random_range(30..=120) * NS_PER_SEC).max(at);
-        let posts = pick(&mut self.kit.rng, self.p.exfil_posts.as_ref().map(|s| s.value), (6, 9)).max(1);
-        let total = bytes(
+        let posts = draw_int(&mut self.kit.rng, self.p.exfil_posts.as_ref().map(|s| s.value), (6, 9)).max(1);
+        let total = draw_size(
             &mut self.kit.rng,
             self.p.exfil_total.as_ref().map(|s| s.value),
             (5 << 20, 60 << 20),

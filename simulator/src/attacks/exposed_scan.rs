@@ -18,7 +18,7 @@ use rand_distr::{Distribution, Exp};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::draw_duration;
+use super::{Planned, draw_duration};
 use crate::rng::{Stream, stream};
 use crate::session::{Body, ConnectFailure, Host, HttpExchange, Label, Session, SessionKind};
 use crate::units::{Duration, Int, NS_PER_SEC, Nanos, Range, Real};
@@ -104,10 +104,6 @@ impl Params {
     }
 }
 
-pub struct ExposedScan {
-    sessions: std::vec::IntoIter<Session>,
-}
-
 struct Plan<'w> {
     rng: Stream,
     vm: &'w Device,
@@ -177,121 +173,108 @@ impl Plan<'_> {
     }
 }
 
-impl ExposedScan {
-    pub fn new(p: &Params, world: &World, seed: u64, index: usize, scenario_start: Nanos, scenario_end: Nanos) -> Self {
-        let mut rng = stream(seed, NAME, index as u64);
-        let vm = world.device(&p.victim.value).expect("validated: victim exists");
-        let exposed = scenario_start + draw_duration(&mut rng, p.start.value);
-        let per_day = p
-            .sources_per_day
-            .as_ref()
-            .map(|s| s.value)
-            .unwrap_or(Range::new(Int(50), Int(500)));
-        let per_day = rng.random_range(per_day.min.0..=per_day.max.0) as f64;
-        let syn_only = p.syn_only.unwrap_or(Range::new(Real(0.4), Real(0.7)));
-        let syn_only = if syn_only.min == syn_only.max {
-            syn_only.min.0
+/// The attack's sessions, planned up front.
+pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: Nanos, scenario_end: Nanos) -> Planned {
+    let mut rng = stream(seed, NAME, index as u64);
+    let vm = world.device(&p.victim.value).expect("validated: victim exists");
+    let exposed = scenario_start + draw_duration(&mut rng, p.start.value);
+    let per_day = p
+        .sources_per_day
+        .as_ref()
+        .map(|s| s.value)
+        .unwrap_or(Range::new(Int(50), Int(500)));
+    let per_day = rng.random_range(per_day.min.0..=per_day.max.0) as f64;
+    let syn_only = p.syn_only.unwrap_or(Range::new(Real(0.4), Real(0.7)));
+    let syn_only = if syn_only.min == syn_only.max {
+        syn_only.min.0
+    } else {
+        rng.random_range(syn_only.min.0..syn_only.max.0)
+    };
+    let campaigns = p.brute_force.unwrap_or(Range::new(Int(1), Int(3)));
+    let campaigns = rng.random_range(campaigns.min.0..=campaigns.max.0);
+    let mut plan = Plan {
+        rng,
+        vm,
+        gateway_mac: world.gateway_mac,
+        port: p.port.unwrap_or(80),
+        id: Arc::from(p.id.value.as_str()),
+        out: Vec::new(),
+    };
+
+    // Sources arrive as a Poisson process; the rate ramps up over the first hours as the
+    // address lands in scanners' indexes. The first comes within about a minute.
+    let mut t = exposed + plan.rng.random_range(40..90) * NS_PER_SEC;
+    let mut sources: Vec<(Nanos, IpAddr)> = Vec::new();
+    while t < scenario_end {
+        sources.push((t, IpAddr::V4(public_ipv4(&mut plan.rng))));
+        let hours = (t - exposed) as f64 / 3.6e12;
+        let ramp = (0.1 + hours / 6.0).min(1.0);
+        let rate_per_s = per_day / 86_400.0 * ramp * 1.6;
+        let gap: f64 = Exp::new(rate_per_s.max(1e-6))
+            .map(|d| d.sample(&mut plan.rng))
+            .unwrap_or(600.0);
+        t += (gap * NS_PER_SEC as f64) as Nanos + 1;
+    }
+    for (i, &(at, ip)) in sources.iter().enumerate() {
+        let ua = SCANNER_UAS[plan.rng.random_range(0..SCANNER_UAS.len())];
+        // Over 60 % are seen once; the rest come back a few times over the day.
+        let visits = if plan.rng.random_bool(0.65) {
+            1
         } else {
-            rng.random_range(syn_only.min.0..syn_only.max.0)
+            plan.rng.random_range(2..5)
         };
-        let campaigns = p.brute_force.unwrap_or(Range::new(Int(1), Int(3)));
-        let campaigns = rng.random_range(campaigns.min.0..=campaigns.max.0);
-        let mut plan = Plan {
-            rng,
-            vm,
-            gateway_mac: world.gateway_mac,
-            port: p.port.unwrap_or(80),
-            id: Arc::from(p.id.value.as_str()),
-            out: Vec::new(),
-        };
-
-        // Sources arrive as a Poisson process; the rate ramps up over the first hours as the
-        // address lands in scanners' indexes. The first comes within about a minute.
-        let mut t = exposed + plan.rng.random_range(40..90) * NS_PER_SEC;
-        let mut sources: Vec<(Nanos, IpAddr)> = Vec::new();
-        while t < scenario_end {
-            sources.push((t, IpAddr::V4(public_ipv4(&mut plan.rng))));
-            let hours = (t - exposed) as f64 / 3.6e12;
-            let ramp = (0.1 + hours / 6.0).min(1.0);
-            let rate_per_s = per_day / 86_400.0 * ramp * 1.6;
-            let gap: f64 = Exp::new(rate_per_s.max(1e-6))
-                .map(|d| d.sample(&mut plan.rng))
-                .unwrap_or(600.0);
-            t += (gap * NS_PER_SEC as f64) as Nanos + 1;
-        }
-        for (i, &(at, ip)) in sources.iter().enumerate() {
-            let ua = SCANNER_UAS[plan.rng.random_range(0..SCANNER_UAS.len())];
-            // Over 60 % are seen once; the rest come back a few times over the day.
-            let visits = if plan.rng.random_bool(0.65) {
-                1
+        let mut when = at;
+        let half_open = plan.rng.random_bool(syn_only);
+        for v in 0..visits {
+            let sport = plan.rng.random_range(1024..65535);
+            if half_open {
+                let label = plan.label("syn-scan", "T1595.001");
+                plan.inbound(when, (ip, sport), SessionKind::Failed(ConnectFailure::HalfOpen), label);
+            } else if v == 0 || i % 3 != 0 {
+                let label = plan.label("banner-grab", "T1596");
+                let ex = plan.get("/", ua, 200, "GET", Body::Bytes(Vec::new()));
+                plan.inbound(when, (ip, sport), SessionKind::Http(vec![ex]), label);
             } else {
-                plan.rng.random_range(2..5)
-            };
-            let mut when = at;
-            let half_open = plan.rng.random_bool(syn_only);
-            for v in 0..visits {
-                let sport = plan.rng.random_range(1024..65535);
-                if half_open {
-                    let label = plan.label("syn-scan", "T1595.001");
-                    plan.inbound(when, (ip, sport), SessionKind::Failed(ConnectFailure::HalfOpen), label);
-                } else if v == 0 || i % 3 != 0 {
-                    let label = plan.label("banner-grab", "T1596");
-                    let ex = plan.get("/", ua, 200, "GET", Body::Bytes(Vec::new()));
-                    plan.inbound(when, (ip, sport), SessionKind::Http(vec![ex]), label);
-                } else {
-                    // A wordlist run: 20–30 paths in under a minute, one connection each.
-                    let mut at = when;
-                    for _ in 0..plan.rng.random_range(20..=30) {
-                        let path = WORDLIST[plan.rng.random_range(0..WORDLIST.len())];
-                        let sport = plan.rng.random_range(1024..65535);
-                        let label = plan.label("path-probe", "T1595.003");
-                        let ex = plan.get(path, ua, 404, "GET", Body::Bytes(Vec::new()));
-                        plan.inbound(at, (ip, sport), SessionKind::Http(vec![ex]), label);
-                        at += plan.rng.random_range(300_000_000..2_500_000_000);
-                    }
+                // A wordlist run: 20–30 paths in under a minute, one connection each.
+                let mut at = when;
+                for _ in 0..plan.rng.random_range(20..=30) {
+                    let path = WORDLIST[plan.rng.random_range(0..WORDLIST.len())];
+                    let sport = plan.rng.random_range(1024..65535);
+                    let label = plan.label("path-probe", "T1595.003");
+                    let ex = plan.get(path, ua, 404, "GET", Body::Bytes(Vec::new()));
+                    plan.inbound(at, (ip, sport), SessionKind::Http(vec![ex]), label);
+                    at += plan.rng.random_range(300_000_000..2_500_000_000);
                 }
-                when += plan.rng.random_range(600..6 * 3600) * NS_PER_SEC;
             }
-        }
-        // Brute force: a source posts logins at 5–60 a minute for 1–30 minutes.
-        for _ in 0..campaigns {
-            let ip = IpAddr::V4(public_ipv4(&mut plan.rng));
-            let mut at = exposed
-                + plan
-                    .rng
-                    .random_range(600..(scenario_end.saturating_sub(exposed) / NS_PER_SEC).max(601))
-                    * NS_PER_SEC;
-            let per_min = plan.rng.random_range(5..=60);
-            let minutes = plan.rng.random_range(1..=30);
-            let path = ["/wp-login.php", "/login", "/admin/login", "/xmlrpc.php"][plan.rng.random_range(0..4)];
-            for _ in 0..per_min * minutes {
-                let user = ["admin", "root", "test", "user", "administrator"][plan.rng.random_range(0..5)];
-                let body = format!("log={user}&pwd={:08x}&wp-submit=Log+In", plan.rng.random::<u32>());
-                let ex = plan.get(
-                    path,
-                    "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
-                    401,
-                    "POST",
-                    Body::Bytes(body.into_bytes()),
-                );
-                let sport = plan.rng.random_range(1024..65535);
-                let label = plan.label("brute-force", "T1110.001");
-                plan.inbound(at, (ip, sport), SessionKind::Http(vec![ex]), label);
-                at += 60 * NS_PER_SEC / per_min;
-            }
-        }
-        let mut out = plan.out;
-        out.retain(|s| s.start < scenario_end);
-        out.sort_by_key(|s| s.start);
-        ExposedScan {
-            sessions: out.into_iter(),
+            when += plan.rng.random_range(600..6 * 3600) * NS_PER_SEC;
         }
     }
-}
-
-impl Iterator for ExposedScan {
-    type Item = Session;
-    fn next(&mut self) -> Option<Session> {
-        self.sessions.next()
+    // Brute force: a source posts logins at 5–60 a minute for 1–30 minutes.
+    for _ in 0..campaigns {
+        let ip = IpAddr::V4(public_ipv4(&mut plan.rng));
+        let mut at = exposed
+            + plan
+                .rng
+                .random_range(600..(scenario_end.saturating_sub(exposed) / NS_PER_SEC).max(601))
+                * NS_PER_SEC;
+        let per_min = plan.rng.random_range(5..=60);
+        let minutes = plan.rng.random_range(1..=30);
+        let path = ["/wp-login.php", "/login", "/admin/login", "/xmlrpc.php"][plan.rng.random_range(0..4)];
+        for _ in 0..per_min * minutes {
+            let user = ["admin", "root", "test", "user", "administrator"][plan.rng.random_range(0..5)];
+            let body = format!("log={user}&pwd={:08x}&wp-submit=Log+In", plan.rng.random::<u32>());
+            let ex = plan.get(
+                path,
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+                401,
+                "POST",
+                Body::Bytes(body.into_bytes()),
+            );
+            let sport = plan.rng.random_range(1024..65535);
+            let label = plan.label("brute-force", "T1110.001");
+            plan.inbound(at, (ip, sport), SessionKind::Http(vec![ex]), label);
+            at += 60 * NS_PER_SEC / per_min;
+        }
     }
+    Planned::new(plan.out, scenario_end)
 }

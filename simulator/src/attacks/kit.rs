@@ -60,7 +60,7 @@ impl<'w> Kit<'w> {
 
     fn src_port(&mut self) -> u16 {
         let p = self.next_src_port;
-        self.next_src_port = if p >= 65535 { 49152 } else { p + 1 };
+        self.next_src_port = if p == u16::MAX { 49152 } else { p + 1 };
         p
     }
 

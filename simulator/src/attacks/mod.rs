@@ -22,7 +22,7 @@ use serde_saphyr::Spanned;
 
 use crate::scenario::Role;
 use crate::session::Session;
-use crate::units::{Duration, Nanos, Range};
+use crate::units::{ByteSize, Duration, Int, Nanos, Range};
 use crate::world::World;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -121,14 +121,10 @@ impl AttackSpec {
             AttackSpec::DprkMacosClickfix(p) => {
                 Box::new(dprk_macos::Beacon::new(p.clone(), world, seed, index, start, end))
             }
-            AttackSpec::DprkWindowsPowershell(p) => {
-                Box::new(dprk_windows::Powershell::new(p, world, seed, index, start, end))
-            }
-            AttackSpec::ShadowAi(p) => Box::new(shadow_ai::ShadowAi::new(p, world, seed, index, start, end)),
-            AttackSpec::ExposedServiceScan(p) => {
-                Box::new(exposed_scan::ExposedScan::new(p, world, seed, index, start, end))
-            }
-            AttackSpec::CloudSsrfExfil(p) => Box::new(cloud_ssrf::CloudSsrf::new(p, world, seed, index, start, end)),
+            AttackSpec::DprkWindowsPowershell(p) => Box::new(dprk_windows::plan(p, world, seed, index, start, end)),
+            AttackSpec::ShadowAi(p) => Box::new(shadow_ai::plan(p, world, seed, index, start, end)),
+            AttackSpec::ExposedServiceScan(p) => Box::new(exposed_scan::plan(p, world, seed, index, start, end)),
+            AttackSpec::CloudSsrfExfil(p) => Box::new(cloud_ssrf::plan(p, world, seed, index, start, end)),
         }
     }
 }
@@ -141,4 +137,37 @@ pub fn draw_duration(rng: &mut impl rand::Rng, r: Range<Duration>) -> Nanos {
     } else {
         rng.random_range(r.min.0..=r.max.0)
     }
+}
+
+/// An attack planned up front (a few thousand sessions at most): its sessions in start order,
+/// cut at the scenario's end.
+pub struct Planned(std::vec::IntoIter<Session>);
+
+impl Planned {
+    pub fn new(mut sessions: Vec<Session>, end: Nanos) -> Self {
+        sessions.retain(|s| s.start < end);
+        sessions.sort_by_key(|s| s.start);
+        Planned(sessions.into_iter())
+    }
+}
+
+impl Iterator for Planned {
+    type Item = Session;
+    fn next(&mut self) -> Option<Session> {
+        self.0.next()
+    }
+}
+
+/// A whole number drawn from a scenario's range, or from `default` when it gave none.
+pub fn draw_int(rng: &mut impl rand::Rng, r: Option<Range<Int>>, default: (u64, u64)) -> u64 {
+    use rand::RngExt;
+    let r = r.unwrap_or(Range::new(Int(default.0), Int(default.1)));
+    rng.random_range(r.min.0..=r.max.0)
+}
+
+/// A byte count drawn from a scenario's range, or from `default` when it gave none.
+pub fn draw_size(rng: &mut impl rand::Rng, r: Option<Range<ByteSize>>, default: (u64, u64)) -> u64 {
+    use rand::RngExt;
+    let r = r.unwrap_or(Range::new(ByteSize(default.0), ByteSize(default.1)));
+    rng.random_range(r.min.0..=r.max.0)
 }

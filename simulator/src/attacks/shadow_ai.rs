@@ -13,8 +13,8 @@ use rand::RngExt;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::draw_duration;
 use super::kit::{Kit, host_port};
+use super::{Planned, draw_duration};
 use crate::certs;
 use crate::rng::stream;
 use crate::session::{Body, Session, SessionKind, Streamed, TlsExchange, TlsSession, TlsVersion};
@@ -90,120 +90,111 @@ impl Params {
     }
 }
 
-pub struct ShadowAi {
-    sessions: std::vec::IntoIter<Session>,
-}
-
-impl ShadowAi {
-    pub fn new(p: &Params, world: &World, seed: u64, index: usize, scenario_start: Nanos, scenario_end: Nanos) -> Self {
-        let mut rng = stream(seed, NAME, index as u64);
-        let victim = world.device(&p.victim.value).expect("validated: victim exists");
-        let start = scenario_start + draw_duration(&mut rng, p.start.value);
-        let services: Vec<String> = p.services.clone().unwrap_or_else(|| {
-            let n = rng.random_range(1..=3);
-            let mut all: Vec<&str> = AI_SERVICES.to_vec();
-            (0..n)
-                .map(|_| all.swap_remove(rng.random_range(0..all.len())).to_string())
-                .collect()
-        });
-        let sanctioned = p.sanctioned.clone().unwrap_or_else(|| "copilot.microsoft.com".into());
-        let first_port = rng.random_range(49152..60000);
-        let mut k = Kit::new(world, victim, rng, &p.id.value, NAME, first_port);
-        let cas = certs::public_cas(&mut k.rng, scenario_start);
-        let mut hosts: HashMap<String, (IpAddr, Arc<Vec<Vec<u8>>>, bool)> = HashMap::new();
-        for h in services.iter().chain(std::iter::once(&sanctioned)) {
-            let ip = IpAddr::V4(public_ipv4(&mut k.rng));
-            let chain = Arc::new(certs::issued_chain(
-                &cas[k.rng.random_range(0..cas.len())],
-                h,
-                &mut k.rng,
-                scenario_start,
-            ));
-            hosts.insert(h.clone(), (ip, chain, false));
-        }
-        let n = {
-            let r = p.prompts.unwrap_or(Range::new(Int(10), Int(40)));
-            k.rng.random_range(r.min.0..=r.max.0)
-        };
-        let spread = draw_duration(
+/// The attack's sessions, planned up front.
+pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: Nanos, scenario_end: Nanos) -> Planned {
+    let mut rng = stream(seed, NAME, index as u64);
+    let victim = world.device(&p.victim.value).expect("validated: victim exists");
+    let start = scenario_start + draw_duration(&mut rng, p.start.value);
+    let services: Vec<String> = p.services.clone().unwrap_or_else(|| {
+        let n = rng.random_range(1..=3);
+        let mut all: Vec<&str> = AI_SERVICES.to_vec();
+        (0..n)
+            .map(|_| all.swap_remove(rng.random_range(0..all.len())).to_string())
+            .collect()
+    });
+    let sanctioned = p.sanctioned.clone().unwrap_or_else(|| "copilot.microsoft.com".into());
+    let first_port = rng.random_range(49152..60000);
+    let mut k = Kit::new(world, victim, rng, &p.id.value, NAME, first_port);
+    let cas = certs::public_cas(&mut k.rng, scenario_start);
+    let mut hosts: HashMap<String, (IpAddr, Arc<Vec<Vec<u8>>>, bool)> = HashMap::new();
+    for h in services.iter().chain(std::iter::once(&sanctioned)) {
+        let ip = IpAddr::V4(public_ipv4(&mut k.rng));
+        let chain = Arc::new(certs::issued_chain(
+            &cas[k.rng.random_range(0..cas.len())],
+            h,
             &mut k.rng,
-            p.spread
-                .unwrap_or(Range::new(Duration::from_secs(3 * 3600), Duration::from_secs(8 * 3600))),
-        );
-        let prompt = p
-            .prompt_size
-            .as_ref()
-            .map(|s| s.value)
-            .unwrap_or(Range::new(ByteSize(200), ByteSize(20 << 10)));
-        let doc_share = p.document_share.as_ref().map_or(0.2, |d| d.value);
-        let answer_for = p
-            .response_for
-            .unwrap_or(Range::new(Duration::from_secs(2), Duration::from_secs(60)));
-        let mut out = Vec::new();
-        // Prompts at random moments of the spread; every fourth goes to the sanctioned one.
-        let mut times: Vec<Nanos> = (0..n + n / 3)
-            .map(|_| start + k.rng.random_range(0..spread.max(1)))
-            .collect();
-        times.sort_unstable();
-        for (i, t) in times.into_iter().enumerate() {
-            let (host, label) = if i % 4 == 3 {
-                (sanctioned.clone(), None)
-            } else {
-                (
-                    services[k.rng.random_range(0..services.len())].clone(),
-                    k.label("unsanctioned-ai", "T1567"),
-                )
-            };
-            let (ip, chain, resolved) = hosts.get(&host).cloned().expect("every host has an address");
-            let mut at = t;
-            if !resolved {
-                out.push(k.dns(t, &host, ip, label.clone()));
-                hosts.entry(host.clone()).and_modify(|h| h.2 = true);
-                at += 3_000_000;
-            }
-            let up = if k.rng.random_bool(doc_share) {
-                k.rng.random_range(100 << 10..=500 << 10)
-            } else {
-                k.rng.random_range(prompt.min.0..=prompt.max.0)
-            };
-            let over = draw_duration(&mut k.rng, answer_for);
-            let record = k.rng.random_range(60..300);
-            let down = u64::from(record) * (over / 150_000_000).max(8);
-            let exchanges = vec![
-                // The app's session check, then the prompt and its streamed answer.
-                TlsExchange {
-                    up: k.rng.random_range(300..900),
-                    down: k.rng.random_range(500..3000),
-                    think: 40_000_000,
-                    streamed: None,
-                },
-                TlsExchange {
-                    up,
-                    down,
-                    think: k.rng.random_range(200_000_000..1_500_000_000),
-                    streamed: Some(Streamed { record, over }),
-                },
-            ];
-            let tls = TlsSession {
-                sni: Some(host),
-                version: TlsVersion::V13,
-                client: victim.browser.tls,
-                alpn: Some("h2"),
-                chain,
-                exchanges,
-            };
-            let rtt = k.rng.random_range(20_000_000..120_000_000);
-            out.push(k.session(at, (ip, 443), rtt, SessionKind::Tls(tls), label));
-        }
-        if p.mcp.unwrap_or(true) {
-            out.extend(mcp(&mut k, p, start, spread));
-        }
-        out.retain(|s| s.start < scenario_end);
-        out.sort_by_key(|s| s.start);
-        ShadowAi {
-            sessions: out.into_iter(),
-        }
+            scenario_start,
+        ));
+        hosts.insert(h.clone(), (ip, chain, false));
     }
+    let n = {
+        let r = p.prompts.unwrap_or(Range::new(Int(10), Int(40)));
+        k.rng.random_range(r.min.0..=r.max.0)
+    };
+    let spread = draw_duration(
+        &mut k.rng,
+        p.spread
+            .unwrap_or(Range::new(Duration::from_secs(3 * 3600), Duration::from_secs(8 * 3600))),
+    );
+    let prompt = p
+        .prompt_size
+        .as_ref()
+        .map(|s| s.value)
+        .unwrap_or(Range::new(ByteSize(200), ByteSize(20 << 10)));
+    let doc_share = p.document_share.as_ref().map_or(0.2, |d| d.value);
+    let answer_for = p
+        .response_for
+        .unwrap_or(Range::new(Duration::from_secs(2), Duration::from_secs(60)));
+    let mut out = Vec::new();
+    // Prompts at random moments of the spread; every fourth goes to the sanctioned one.
+    let mut times: Vec<Nanos> = (0..n + n / 3)
+        .map(|_| start + k.rng.random_range(0..spread.max(1)))
+        .collect();
+    times.sort_unstable();
+    for (i, t) in times.into_iter().enumerate() {
+        let (host, label) = if i % 4 == 3 {
+            (sanctioned.clone(), None)
+        } else {
+            (
+                services[k.rng.random_range(0..services.len())].clone(),
+                k.label("unsanctioned-ai", "T1567"),
+            )
+        };
+        let (ip, chain, resolved) = hosts.get(&host).cloned().expect("every host has an address");
+        let mut at = t;
+        if !resolved {
+            out.push(k.dns(t, &host, ip, label.clone()));
+            hosts.entry(host.clone()).and_modify(|h| h.2 = true);
+            at += 3_000_000;
+        }
+        let up = if k.rng.random_bool(doc_share) {
+            k.rng.random_range(100 << 10..=500 << 10)
+        } else {
+            k.rng.random_range(prompt.min.0..=prompt.max.0)
+        };
+        let over = draw_duration(&mut k.rng, answer_for);
+        let record = k.rng.random_range(60..300);
+        let down = u64::from(record) * (over / 150_000_000).max(8);
+        let exchanges = vec![
+            // The app's session check, then the prompt and its streamed answer.
+            TlsExchange {
+                up: k.rng.random_range(300..900),
+                down: k.rng.random_range(500..3000),
+                think: 40_000_000,
+                streamed: None,
+            },
+            TlsExchange {
+                up,
+                down,
+                think: k.rng.random_range(200_000_000..1_500_000_000),
+                streamed: Some(Streamed { record, over }),
+            },
+        ];
+        let tls = TlsSession {
+            sni: Some(host),
+            version: TlsVersion::V13,
+            client: victim.browser.tls,
+            alpn: Some("h2"),
+            chain,
+            exchanges,
+        };
+        let rtt = k.rng.random_range(20_000_000..120_000_000);
+        out.push(k.session(at, (ip, 443), rtt, SessionKind::Tls(tls), label));
+    }
+    if p.mcp.unwrap_or(true) {
+        out.extend(mcp(&mut k, p, start, spread));
+    }
+    Planned::new(out, scenario_end)
 }
 
 /// An MCP client session over Streamable HTTP on one endpoint: initialize, a few tool calls
@@ -283,11 +274,4 @@ fn mcp(k: &mut Kit<'_>, p: &Params, start: Nanos, spread: Nanos) -> Vec<Session>
     exchanges.push(del);
     let label = k.label("mcp", "T1567");
     vec![k.session(at, (ip, port), 60_000_000, SessionKind::Http(exchanges), label)]
-}
-
-impl Iterator for ShadowAi {
-    type Item = Session;
-    fn next(&mut self) -> Option<Session> {
-        self.sessions.next()
-    }
 }

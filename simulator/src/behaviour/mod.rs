@@ -353,7 +353,7 @@ impl<'w> DeviceLife<'w> {
 
     fn port(&mut self) -> u16 {
         let p = self.next_port;
-        self.next_port = if p >= 65535 { 49152 } else { p + 1 };
+        self.next_port = if p == u16::MAX { 49152 } else { p + 1 };
         p
     }
 
