@@ -29,7 +29,7 @@ use crate::certs;
 use crate::render::tls::supports_tls13;
 use crate::rng::{Stream, stream};
 use crate::session::{Body, HttpExchange, Session, SessionKind, TlsClient, TlsExchange, TlsSession, TlsVersion};
-use crate::units::{ByteSize, Duration, Int, NS_PER_SEC, Nanos, Range, Real, second_of_day, weekday};
+use crate::units::{ByteSize, Duration, Int, NS_PER_SEC, Nanos, Range, Real};
 use crate::world::{World, public_ipv4};
 
 pub const NAME: &str = "dprk-macos-clickfix";
@@ -79,18 +79,24 @@ pub struct Params {
     pub payload_ip: Option<IpAddr>,
     /// Default 8444.
     #[serde(default)]
-    pub payload_port: Option<u16>,
+    pub payload_port: Option<Spanned<Range<Int>>>,
     #[serde(default)]
     pub exfil_ip: Option<IpAddr>,
     /// Default 8443.
     #[serde(default)]
-    pub exfil_port: Option<u16>,
+    pub exfil_port: Option<Spanned<Range<Int>>>,
     /// User agent of the stage fetch; default one of ZoomSDK, teamsdk, mac-cur1..5, curl/8.7.1.
     #[serde(default)]
     pub stage_user_agent: Option<String>,
     /// Time from opening the lure to pasting the command. Default 1m..5m.
     #[serde(default)]
     pub paste_delay: Option<Range<Duration>>,
+    /// Time from the paste to the registration POST. Default 10s..40s.
+    #[serde(default)]
+    pub registration_delay: Option<Range<Duration>>,
+    /// Time from the first beacon to the first exfil POST. Default 30s..2m.
+    #[serde(default)]
+    pub exfil_delay: Option<Range<Duration>>,
     /// Number of payload pulls. Default 2..4.
     #[serde(default)]
     pub payload_pulls: Option<Range<Int>>,
@@ -136,6 +142,13 @@ impl Params {
             && s.value.max > ByteSize(16 << 20)
         {
             at(&s.referenced, format!("post_size {} is above 16MiB", s.value));
+        }
+        for (what, r) in [("payload_port", &self.payload_port), ("exfil_port", &self.exfil_port)] {
+            if let Some(r) = r
+                && (r.value.min.0 == 0 || r.value.max.0 > 65535)
+            {
+                at(&r.referenced, format!("{what} {} is not a TCP port (1-65535)", r.value));
+            }
         }
         if let Some(p) = &self.c2_port
             && (p.value.min.0 == 0 || p.value.max.0 > 65535)
@@ -346,7 +359,8 @@ impl<'w> Beacon<'w> {
         self.chain.push_back(s);
 
         // 3. Registration: 10–40 s after the paste, a JSON POST to the bare-IP C2.
-        let reg_at = paste + self.kit.rng.random_range(10..=40) * NS_PER_SEC;
+        let reg_at = paste
+            + draw_duration(&mut self.kit.rng, self.p.registration_delay.unwrap_or(Range::new(Duration::from_secs(10), Duration::from_secs(40))));
         let info = format!(
             "{{\"uid\":\"{:016x}\",\"os\":\"macOS 15.{}\",\"user\":\"{}\",\"host\":\"{}\",\"arch\":\"arm64\"}}",
             self.kit.rng.random::<u64>(),
@@ -405,7 +419,7 @@ impl<'w> Beacon<'w> {
 
         // 5. Payload pulls: `curl -k` from a bare IP, self-signed TLS 1.2, no SNI.
         let mut at = cred_at + self.kit.rng.random_range(20..=120) * NS_PER_SEC;
-        let payload_port = self.p.payload_port.unwrap_or(8444);
+        let payload_port = draw_int(&mut self.kit.rng, self.p.payload_port.as_ref().map(|r| r.value), (8444, 8444)) as u16;
         for _ in 0..draw_int(&mut self.kit.rng, self.p.payload_pulls, (2, 4)) {
             let size = draw_size(
                 &mut self.kit.rng,
@@ -435,7 +449,8 @@ impl<'w> Beacon<'w> {
 
         // 6. Exfil: archives, one POST each, to a new endpoint, ~30 s–2 min after the first beacon.
         let first_beacon = reg_at + self.interval;
-        let mut at = (first_beacon + self.kit.rng.random_range(30..=120) * NS_PER_SEC).max(at);
+        let exfil_delay = self.p.exfil_delay.unwrap_or(Range::new(Duration::from_secs(30), Duration::from_secs(120)));
+        let mut at = (first_beacon + draw_duration(&mut self.kit.rng, exfil_delay)).max(at);
         let posts = draw_int(&mut self.kit.rng, self.p.exfil_posts.as_ref().map(|s| s.value), (6, 9)).max(1);
         let total = draw_size(
             &mut self.kit.rng,
@@ -446,7 +461,7 @@ impl<'w> Beacon<'w> {
         let weights: Vec<f64> = (0..posts).map(|_| self.kit.rng.random_range(0.2..1.0)).collect();
         let sum: f64 = weights.iter().sum();
         let mut left = total;
-        let exfil_port = self.p.exfil_port.unwrap_or(8443);
+        let exfil_port = draw_int(&mut self.kit.rng, self.p.exfil_port.as_ref().map(|r| r.value), (8443, 8443)) as u16;
         for (i, w) in weights.iter().enumerate() {
             let size = if i + 1 == weights.len() {
                 left
@@ -536,13 +551,9 @@ impl<'w> Beacon<'w> {
             .session(t, (self.c2, self.port), self.rtt, SessionKind::Http(vec![ex]), label)
     }
 
-    /// The next beacon time at or after `t` that the schedule allows.
+    /// Whether the schedule allows a beacon at `t`.
     fn allowed(&self, t: Nanos) -> bool {
-        if !self.p.working_hours {
-            return true;
-        }
-        let h = second_of_day(t) / 3600;
-        weekday(t) < 5 && (8..19).contains(&h)
+        !self.p.working_hours || super::working_hours(t)
     }
 }
 

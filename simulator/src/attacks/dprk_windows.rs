@@ -36,7 +36,7 @@ pub struct Params {
     pub c2_ip: Option<IpAddr>,
     /// Default one of 6783, 8443, 8444, 5202, 7365, 1224.
     #[serde(default)]
-    pub c2_port: Option<u16>,
+    pub c2_port: Option<Range<Int>>,
     /// Refused connects before the implant gets through. Default 5..20.
     #[serde(default)]
     pub failed_attempts: Option<Range<Int>>,
@@ -84,9 +84,10 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
     let victim = world.device(&p.victim.value).expect("validated: victim exists");
     let start = scenario_start + draw_duration(&mut rng, p.start.value);
     let c2 = p.c2_ip.unwrap_or_else(|| IpAddr::V4(public_ipv4(&mut rng)));
-    let port = p
-        .c2_port
-        .unwrap_or([6783, 8443, 8444, 5202, 7365, 1224][rng.random_range(0..6)]);
+    let port = match p.c2_port {
+        Some(r) => draw_int(&mut rng, Some(r), (0, 0)) as u16,
+        None => [6783, 8443, 8444, 5202, 7365, 1224][rng.random_range(0..6)],
+    };
     let first_port = rng.random_range(49152..60000);
     let mut k = Kit::new(world, victim, rng, &p.id.value, NAME, first_port);
     let rtt = k.rng.random_range(60_000_000..220_000_000);

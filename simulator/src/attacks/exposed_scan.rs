@@ -86,6 +86,9 @@ pub struct Params {
     /// Brute-force campaigns. Default 1..3.
     #[serde(default)]
     pub brute_force: Option<Range<Int>>,
+    /// Time from exposure to the first probe. Default 40s..90s.
+    #[serde(default)]
+    pub first_probe: Option<Range<Duration>>,
 }
 
 impl Params {
@@ -203,7 +206,8 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
 
     // Sources arrive as a Poisson process; the rate ramps up over the first hours as the
     // address lands in scanners' indexes. The first comes within about a minute.
-    let mut t = exposed + plan.rng.random_range(40..90) * NS_PER_SEC;
+    let first = p.first_probe.unwrap_or(Range::new(Duration::from_secs(40), Duration::from_secs(90)));
+    let mut t = exposed + draw_duration(&mut plan.rng, first);
     let mut sources: Vec<(Nanos, IpAddr)> = Vec::new();
     while t < scenario_end {
         sources.push((t, IpAddr::V4(public_ipv4(&mut plan.rng))));

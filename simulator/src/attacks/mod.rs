@@ -171,3 +171,9 @@ pub fn draw_size(rng: &mut impl rand::Rng, r: Option<Range<ByteSize>>, default: 
     let r = r.unwrap_or(Range::new(ByteSize(default.0), ByteSize(default.1)));
     rng.random_range(r.min.0..=r.max.0)
 }
+
+/// Weekdays 08:00–19:00 UTC: when working-hours gated activity may happen.
+pub fn working_hours(t: Nanos) -> bool {
+    let h = crate::units::second_of_day(t) / 3600;
+    crate::units::weekday(t) < 5 && (8..19).contains(&h)
+}

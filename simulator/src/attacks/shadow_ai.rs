@@ -72,6 +72,9 @@ pub struct Params {
     /// Default one of 3000, 8000, 8080.
     #[serde(default)]
     pub mcp_port: Option<u16>,
+    /// Prompts only on weekdays 08:00–19:00 (UTC), as a person at work. Default true.
+    #[serde(default)]
+    pub working_hours: Option<bool>,
 }
 
 impl Params {
@@ -141,6 +144,10 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
         .map(|_| start + k.rng.random_range(0..spread.max(1)))
         .collect();
     times.sort_unstable();
+    // A person at work: prompts outside working hours do not happen (unless told otherwise).
+    if p.working_hours.unwrap_or(true) {
+        times.retain(|&t| super::working_hours(t));
+    }
     for (i, t) in times.into_iter().enumerate() {
         let (host, label) = if i % 4 == 3 {
             (sanctioned.clone(), None)
