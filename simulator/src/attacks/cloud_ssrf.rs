@@ -56,6 +56,9 @@ pub struct Params {
     #[serde(default)]
     pub exfil_per_night: Option<Spanned<Range<ByteSize>>>,
     /// Exfil endpoint; default a random public address, port 443.
+    /// When the nightly exfil may start, as time of day (UTC). Default 1h..4h (01:00–04:00).
+    #[serde(default)]
+    pub exfil_window: Option<Range<Duration>>,
     #[serde(default)]
     pub exfil_ip: Option<IpAddr>,
     #[serde(default)]
@@ -287,7 +290,10 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
     let exfil_ip = p.exfil_ip.unwrap_or_else(|| IpAddr::V4(public_ipv4(&mut k.rng)));
     let exfil_port = p.exfil_port.unwrap_or(443);
     let day = 86_400 * NS_PER_SEC;
-    let mut night = first_theft - second_of_day(first_theft) * NS_PER_SEC + 3600 * NS_PER_SEC;
+    let window = p
+        .exfil_window
+        .unwrap_or(Range::new(Duration::from_secs(3600), Duration::from_secs(4 * 3600)));
+    let mut night = first_theft - second_of_day(first_theft) * NS_PER_SEC + window.min.0;
     if night < first_theft {
         night += day;
     }
@@ -297,7 +303,7 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
             p.exfil_per_night.as_ref().map(|s| s.value),
             (1 << 30, 10 << 30),
         );
-        let mut at = night + k.rng.random_range(0..3 * 3600) * NS_PER_SEC;
+        let mut at = night + k.rng.random_range(0..(window.max.0 - window.min.0).max(1));
         while left > 0 && at < scenario_end {
             let chunk = left.min(k.rng.random_range(100 << 20..500 << 20));
             left -= chunk;

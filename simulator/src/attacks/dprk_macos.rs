@@ -360,7 +360,12 @@ impl<'w> Beacon<'w> {
 
         // 3. Registration: 10–40 s after the paste, a JSON POST to the bare-IP C2.
         let reg_at = paste
-            + draw_duration(&mut self.kit.rng, self.p.registration_delay.unwrap_or(Range::new(Duration::from_secs(10), Duration::from_secs(40))));
+            + draw_duration(
+                &mut self.kit.rng,
+                self.p
+                    .registration_delay
+                    .unwrap_or(Range::new(Duration::from_secs(10), Duration::from_secs(40))),
+            );
         let info = format!(
             "{{\"uid\":\"{:016x}\",\"os\":\"macOS 15.{}\",\"user\":\"{}\",\"host\":\"{}\",\"arch\":\"arm64\"}}",
             self.kit.rng.random::<u64>(),
@@ -419,7 +424,11 @@ impl<'w> Beacon<'w> {
 
         // 5. Payload pulls: `curl -k` from a bare IP, self-signed TLS 1.2, no SNI.
         let mut at = cred_at + self.kit.rng.random_range(20..=120) * NS_PER_SEC;
-        let payload_port = draw_int(&mut self.kit.rng, self.p.payload_port.as_ref().map(|r| r.value), (8444, 8444)) as u16;
+        let payload_port = draw_int(
+            &mut self.kit.rng,
+            self.p.payload_port.as_ref().map(|r| r.value),
+            (8444, 8444),
+        ) as u16;
         for _ in 0..draw_int(&mut self.kit.rng, self.p.payload_pulls, (2, 4)) {
             let size = draw_size(
                 &mut self.kit.rng,
@@ -449,7 +458,10 @@ impl<'w> Beacon<'w> {
 
         // 6. Exfil: archives, one POST each, to a new endpoint, ~30 s–2 min after the first beacon.
         let first_beacon = reg_at + self.interval;
-        let exfil_delay = self.p.exfil_delay.unwrap_or(Range::new(Duration::from_secs(30), Duration::from_secs(120)));
+        let exfil_delay = self
+            .p
+            .exfil_delay
+            .unwrap_or(Range::new(Duration::from_secs(30), Duration::from_secs(120)));
         let mut at = (first_beacon + draw_duration(&mut self.kit.rng, exfil_delay)).max(at);
         let posts = draw_int(&mut self.kit.rng, self.p.exfil_posts.as_ref().map(|s| s.value), (6, 9)).max(1);
         let total = draw_size(
@@ -461,7 +473,11 @@ impl<'w> Beacon<'w> {
         let weights: Vec<f64> = (0..posts).map(|_| self.kit.rng.random_range(0.2..1.0)).collect();
         let sum: f64 = weights.iter().sum();
         let mut left = total;
-        let exfil_port = draw_int(&mut self.kit.rng, self.p.exfil_port.as_ref().map(|r| r.value), (8443, 8443)) as u16;
+        let exfil_port = draw_int(
+            &mut self.kit.rng,
+            self.p.exfil_port.as_ref().map(|r| r.value),
+            (8443, 8443),
+        ) as u16;
         for (i, w) in weights.iter().enumerate() {
             let size = if i + 1 == weights.len() {
                 left

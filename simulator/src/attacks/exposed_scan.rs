@@ -86,6 +86,9 @@ pub struct Params {
     /// Brute-force campaigns. Default 1..3.
     #[serde(default)]
     pub brute_force: Option<Range<Int>>,
+    /// Pause between a wordlist run's requests. Default 300ms..2.5s.
+    #[serde(default)]
+    pub probe_gap: Option<Range<Duration>>,
     /// Time from exposure to the first probe. Default 40s..90s.
     #[serde(default)]
     pub first_probe: Option<Range<Duration>>,
@@ -206,7 +209,12 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
 
     // Sources arrive as a Poisson process; the rate ramps up over the first hours as the
     // address lands in scanners' indexes. The first comes within about a minute.
-    let first = p.first_probe.unwrap_or(Range::new(Duration::from_secs(40), Duration::from_secs(90)));
+    let probe_gap = p
+        .probe_gap
+        .unwrap_or(Range::new(Duration(300_000_000), Duration(2_500_000_000)));
+    let first = p
+        .first_probe
+        .unwrap_or(Range::new(Duration::from_secs(40), Duration::from_secs(90)));
     let mut t = exposed + draw_duration(&mut plan.rng, first);
     let mut sources: Vec<(Nanos, IpAddr)> = Vec::new();
     while t < scenario_end {
@@ -247,7 +255,7 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
                     let label = plan.label("path-probe", "T1595.003");
                     let ex = plan.get(path, ua, 404, "GET", Body::Bytes(Vec::new()));
                     plan.inbound(at, (ip, sport), SessionKind::Http(vec![ex]), label);
-                    at += plan.rng.random_range(300_000_000..2_500_000_000);
+                    at += draw_duration(&mut plan.rng, probe_gap);
                 }
             }
             when += plan.rng.random_range(600..6 * 3600) * NS_PER_SEC;

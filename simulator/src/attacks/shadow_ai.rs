@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::kit::{Kit, host_port};
-use super::{Planned, draw_duration};
+use super::{Planned, draw_duration, draw_size};
 use crate::certs;
 use crate::rng::stream;
 use crate::session::{Body, Session, SessionKind, Streamed, TlsExchange, TlsSession, TlsVersion};
@@ -64,6 +64,9 @@ pub struct Params {
     /// How long each streamed answer lasts. Default 2s..60s.
     #[serde(default)]
     pub response_for: Option<Range<Duration>>,
+    /// Bytes of answer per streamed record. Default 60..300.
+    #[serde(default)]
+    pub record_size: Option<Range<ByteSize>>,
     /// Also use an MCP server over Streamable HTTP. Default true.
     #[serde(default)]
     pub mcp: Option<bool>,
@@ -170,7 +173,7 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
             k.rng.random_range(prompt.min.0..=prompt.max.0)
         };
         let over = draw_duration(&mut k.rng, answer_for);
-        let record = k.rng.random_range(60..300);
+        let record = draw_size(&mut k.rng, p.record_size, (60, 300)).clamp(1, 16_384) as u32;
         let down = u64::from(record) * (over / 150_000_000).max(8);
         let exchanges = vec![
             // The app's session check, then the prompt and its streamed answer.
