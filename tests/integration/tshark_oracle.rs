@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use simulator::scenario::LoadedScenario;
 
-use crate::common::{assert_tshark_clean, fixture, run_tshark, scratch, tshark};
+use crate::common::{assert_tshark_clean, fixture, repo, run_tshark, scratch, tshark};
 
 #[test]
 fn simulated_captures_are_clean_and_say_what_truth_says() {
@@ -118,7 +118,7 @@ fn kill_chain_stages_are_visible_to_tshark() {
         return;
     }
     let dir = scratch("tshark-chain");
-    let sc = LoadedScenario::load(&fixture("small-dprk.yaml")).unwrap();
+    let sc = LoadedScenario::load(&repo().join("scenarios/dprk-macos-clickfix.yaml")).unwrap();
     let sim = simulator::simulate(&sc, sc.scenario.seed, &dir).unwrap();
     let cap = sim.capture.to_str().unwrap();
     let truth = eval::truth::read(&sim.truth).unwrap();
@@ -213,10 +213,9 @@ fn ai_services_answer_with_long_streams_and_mcp_speaks_streamable_http() {
         return;
     }
     let dir = scratch("tshark-ai");
-    let sc = LoadedScenario::load(&fixture("small-shadow-ai.yaml")).unwrap();
+    let sc = LoadedScenario::load(&repo().join("scenarios/shadow-ai.yaml")).unwrap();
     let sim = simulator::simulate(&sc, sc.scenario.seed, &dir).unwrap();
     let cap = sim.capture.to_str().unwrap();
-    assert_tshark_clean(cap);
     let truth = eval::truth::read(&sim.truth).unwrap();
     let ai: Vec<_> = truth
         .flows
@@ -224,52 +223,67 @@ fn ai_services_answer_with_long_streams_and_mcp_speaks_streamable_http() {
         .filter(|f| f.stage == "unsanctioned-ai" && f.proto == "tcp")
         .collect();
     assert!(ai.len() >= 5, "{} AI sessions", ai.len());
+    // One pass over the victim's TLS traffic: per connection, its SNI and the server's data
+    // segments with their times.
+    let victim = truth.attacks[0].victim_ip;
+    let rows = run_tshark(&[
+        "-r",
+        cap,
+        "-Y",
+        &format!("ip.addr == {victim} && tcp.port == 443 && (tls.handshake.type == 1 || tcp.len > 0)"),
+        "-T",
+        "fields",
+        "-e",
+        "ip.src",
+        "-e",
+        "tcp.srcport",
+        "-e",
+        "ip.dst",
+        "-e",
+        "tcp.dstport",
+        "-e",
+        "tls.handshake.extensions_server_name",
+        "-e",
+        "tcp.len",
+        "-e",
+        "frame.time_epoch",
+    ]);
+    let mut sni: HashMap<(String, String), String> = HashMap::new();
+    let mut answers: HashMap<(String, String), Vec<f64>> = HashMap::new();
+    for l in rows.lines() {
+        let f: Vec<&str> = l.split('\t').collect();
+        if !f[4].is_empty() {
+            sni.insert((f[0].to_string(), f[1].to_string()), f[4].to_string());
+        }
+        let len: u64 = f[5].parse().unwrap_or(0);
+        if f[3] != "443" && len > 0 && len < 400 {
+            answers
+                .entry((f[2].to_string(), f[3].to_string()))
+                .or_default()
+                .push(f[6].parse().unwrap());
+        }
+    }
+    const AI: [&str; 9] = [
+        "api.openai.com",
+        "chatgpt.com",
+        "claude.ai",
+        "api.anthropic.com",
+        "gemini.google.com",
+        "generativelanguage.googleapis.com",
+        "api.deepseek.com",
+        "perplexity.ai",
+        "api.mistral.ai",
+    ];
     for f in ai {
-        let filter = format!(
-            "tcp.srcport == {} && ip.src == {} && ip.dst == {}",
-            f.src_port, f.src_ip, f.dst_ip
-        );
-        let sni = run_tshark(&[
-            "-r",
-            cap,
-            "-Y",
-            &format!("{filter} && tls.handshake.type == 1"),
-            "-T",
-            "fields",
-            "-e",
-            "tls.handshake.extensions_server_name",
-        ]);
-        assert!(
-            [
-                "api.openai.com",
-                "chatgpt.com",
-                "claude.ai",
-                "api.anthropic.com",
-                "gemini.google.com",
-                "generativelanguage.googleapis.com",
-                "api.deepseek.com",
-                "perplexity.ai",
-                "api.mistral.ai"
-            ]
-            .contains(&sni.trim()),
-            "SNI {sni}"
-        );
+        let key = (f.src_ip.to_string(), f.src_port.to_string());
+        let name = sni.get(&key).unwrap_or_else(|| panic!("no ClientHello for {key:?}"));
+        assert!(AI.contains(&name.as_str()), "SNI {name}");
         // The answer: many small segments (one record each; past the snap length only their
         // headers are captured) from the server over at least two seconds.
-        let back = format!(
-            "tcp.dstport == {} && ip.dst == {} && ip.src == {} && tcp.len > 0 && tcp.len < 400",
-            f.src_port, f.src_ip, f.dst_ip
-        );
-        let times: Vec<f64> = run_tshark(&["-r", cap, "-Y", &back, "-T", "fields", "-e", "frame.time_epoch"])
-            .lines()
-            .map(|l| l.parse().unwrap())
-            .collect();
-        assert!(times.len() >= 8, "{} small server segments", times.len());
-        assert!(
-            times[times.len() - 1] - times[0] >= 2.0,
-            "streamed for {:.1} s",
-            times[times.len() - 1] - times[0]
-        );
+        let times = answers.get(&key).cloned().unwrap_or_default();
+        assert!(times.len() >= 8, "{key:?}: {} small server segments", times.len());
+        let span = times.iter().cloned().fold(f64::MIN, f64::max) - times.iter().cloned().fold(f64::MAX, f64::min);
+        assert!(span >= 2.0, "{key:?}: streamed for {span:.1} s");
     }
     let mcp = run_tshark(&[
         "-r",
