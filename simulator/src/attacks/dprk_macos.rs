@@ -94,6 +94,12 @@ pub struct Params {
     /// Time from the paste to the registration POST. Default 10s..40s.
     #[serde(default)]
     pub registration_delay: Option<Range<Duration>>,
+    /// Time from the registration to the credential theft. Default 5s..60s.
+    #[serde(default)]
+    pub credential_delay: Option<Range<Duration>>,
+    /// Time from the credential theft to the first payload pull. Default 20s..2m.
+    #[serde(default)]
+    pub payload_delay: Option<Range<Duration>>,
     /// Time from the first beacon to the first exfil POST. Default 30s..2m.
     #[serde(default)]
     pub exfil_delay: Option<Range<Duration>>,
@@ -395,7 +401,11 @@ impl<'w> Beacon<'w> {
         self.chain.push_back(s);
 
         // 4. Credential theft: the macOS password to the Telegram Bot API.
-        let cred_at = reg_at + self.kit.rng.random_range(5..=60) * NS_PER_SEC;
+        let cred_delay = self
+            .p
+            .credential_delay
+            .unwrap_or(Range::new(Duration::from_secs(5), Duration::from_secs(60)));
+        let cred_at = reg_at + draw_duration(&mut self.kit.rng, cred_delay);
         let label = self.kit.label("credential-theft", "T1056.002");
         let s = self.kit.dns(cred_at, "api.telegram.org", telegram, label.clone());
         self.chain.push_back(s);
@@ -423,7 +433,11 @@ impl<'w> Beacon<'w> {
         self.chain.push_back(s);
 
         // 5. Payload pulls: `curl -k` from a bare IP, self-signed TLS 1.2, no SNI.
-        let mut at = cred_at + self.kit.rng.random_range(20..=120) * NS_PER_SEC;
+        let payload_delay = self
+            .p
+            .payload_delay
+            .unwrap_or(Range::new(Duration::from_secs(20), Duration::from_secs(120)));
+        let mut at = cred_at + draw_duration(&mut self.kit.rng, payload_delay);
         let payload_port = draw_int(
             &mut self.kit.rng,
             self.p.payload_port.as_ref().map(|r| r.value),

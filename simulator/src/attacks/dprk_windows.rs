@@ -48,6 +48,12 @@ pub struct Params {
     pub poll_for: Option<Range<Duration>>,
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// Time from the first poll to the tool download. Default 2m..10m.
+    #[serde(default)]
+    pub download_delay: Option<Range<Duration>>,
+    /// Time from the download to the first POST to another address. Default 1m..10m.
+    #[serde(default)]
+    pub exfil_delay: Option<Range<Duration>>,
     /// Default `github.com`.
     #[serde(default)]
     pub download_host: Option<String>,
@@ -136,7 +142,10 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
     // 3. A tool downloaded from a code-hosting site, a few minutes into the polling.
     let host = p.download_host.clone().unwrap_or_else(|| "github.com".into());
     let ip = IpAddr::V4(public_ipv4(&mut k.rng));
-    let at = poll_start + k.rng.random_range(120..600) * NS_PER_SEC;
+    let download_delay = p
+        .download_delay
+        .unwrap_or(Range::new(Duration::from_secs(120), Duration::from_secs(600)));
+    let at = poll_start + draw_duration(&mut k.rng, download_delay);
     let label = k.label("tool-download", "T1105");
     out.push(k.dns(at, &host, ip, label.clone()));
     let cas = certs::public_cas(&mut k.rng, scenario_start);
@@ -161,7 +170,10 @@ pub fn plan(p: &Params, world: &World, seed: u64, index: usize, scenario_start: 
     out.push(k.session(at + 2_000_000, (ip, 443), 30_000_000, SessionKind::Tls(tls), label));
 
     // 4. POSTs to other addresses without a hostname.
-    let mut at = at + k.rng.random_range(60..600) * NS_PER_SEC;
+    let exfil_delay = p
+        .exfil_delay
+        .unwrap_or(Range::new(Duration::from_secs(60), Duration::from_secs(600)));
+    let mut at = at + draw_duration(&mut k.rng, exfil_delay);
     for _ in 0..draw_int(&mut k.rng, p.exfil_posts, (2, 5)) {
         let dst = match c2 {
             IpAddr::V4(a) => IpAddr::V4(
