@@ -16,11 +16,13 @@ use crate::life::Life;
 use crate::models::{self, Model};
 use crate::net::Cidr;
 use crate::proto::dns::{self, AnswerData};
-use crate::proto::http::Message;
-use crate::zeek_log::ConnLog;
+use crate::proto::http;
+use crate::zeek_log::{self, LogFormat, LogWriter};
 
-/// Most requests kept waiting for a response on one connection (pipelining bound).
-const MAX_PENDING: usize = 64;
+/// UDP ports whose payload is DNS-formatted: DNS, NetBIOS name service, mDNS, LLMNR.
+fn dns_port(port: u16) -> bool {
+    matches!(port, 53 | 137 | 5353 | 5355)
+}
 
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -29,8 +31,8 @@ pub struct Options {
     /// Learning period from the first packet, in seconds.
     pub learning_secs: u64,
     pub thresholds: Thresholds,
-    /// Also write Zeek-format logs.
-    pub zeek_logs: bool,
+    /// Also write Zeek-format logs (conn, http, dns, ssl) in this format.
+    pub zeek_logs: Option<LogFormat>,
 }
 
 #[derive(Debug, Default)]
@@ -60,11 +62,56 @@ struct Engine {
     models: Vec<Box<dyn Model>>,
     alerts: BufWriter<File>,
     alerts_path: PathBuf,
-    conn_log: Option<ConnLog>,
+    logs: Option<Logs>,
+    internal: Vec<Cidr>,
     io_error: Option<RunError>,
     summary: Summary,
     scratch: Vec<Alert>,
     ended: Vec<Flow>,
+    requests: Vec<http::Request>,
+    http_done: Vec<http::Transaction>,
+    dns_done: Vec<dns::Transaction>,
+}
+
+/// The Zeek-format logs being written.
+struct Logs {
+    conn: LogWriter,
+    http: LogWriter,
+    dns: LogWriter,
+}
+
+impl Logs {
+    fn create(dir: &Path, format: LogFormat) -> Result<Logs, RunError> {
+        let open = |schema| {
+            LogWriter::create(dir, schema, format).map_err(|source| RunError::Io {
+                path: dir.join(format!("{}.log", schema.path)),
+                source,
+            })
+        };
+        Ok(Logs {
+            conn: open(&zeek_log::conn::SCHEMA)?,
+            http: open(&zeek_log::http::SCHEMA)?,
+            dns: open(&zeek_log::dns::SCHEMA)?,
+        })
+    }
+
+    fn finish(self) -> Result<(), RunError> {
+        for log in [self.conn, self.http, self.dns] {
+            let path = log.file().to_owned();
+            log.finish().map_err(|source| RunError::Io { path, source })?;
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the first write error of a log (later records are still attempted).
+fn log_write(log: &mut LogWriter, row: &[zeek_log::Val<'_>], err: &mut Option<RunError>) {
+    if let Err(source) = log.write(row) {
+        err.get_or_insert(RunError::Io {
+            path: log.file().to_owned(),
+            source,
+        });
+    }
 }
 
 /// Runs every model over `capture`, writing `out_dir/alerts.jsonl` (and Zeek logs if asked).
@@ -77,11 +124,9 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
     std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
     let alerts_path = out_dir.join("alerts.jsonl");
     let alerts = BufWriter::new(File::create(&alerts_path).map_err(io(&alerts_path))?);
-    let conn_path = out_dir.join("conn.log");
-    let conn_log = if opts.zeek_logs {
-        Some(ConnLog::create(&conn_path).map_err(io(&conn_path))?)
-    } else {
-        None
+    let logs = match opts.zeek_logs {
+        Some(format) => Some(Logs::create(out_dir, format)?),
+        None => None,
     };
     let mut engine = Engine {
         table: FlowTable::new(Timeouts::default()),
@@ -89,7 +134,8 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
         models: models::all(&opts.thresholds),
         alerts,
         alerts_path: alerts_path.clone(),
-        conn_log,
+        logs,
+        internal: opts.internal.clone(),
         io_error: None,
         summary: Summary {
             alerts_path,
@@ -97,6 +143,9 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
         },
         scratch: Vec::new(),
         ended: Vec::new(),
+        requests: Vec::new(),
+        http_done: Vec::new(),
+        dns_done: Vec::new(),
     };
     let outcome = reader.for_each(|frame| engine.frame(frame));
     engine.finish(outcome.err())
@@ -132,6 +181,11 @@ impl Engine {
             life,
             models,
             scratch,
+            logs,
+            io_error,
+            requests,
+            http_done,
+            dns_done,
             ..
         } = self;
         if update.new {
@@ -141,47 +195,55 @@ impl Engine {
         }
         if p.proto == 6 && p.payload_len > 0 {
             let flow = table.get_mut(update.flow);
-            if !flow.app.not_http
+            if !flow.app.http_off
                 && let Some(t) = p.tcp
             {
-                let mut msgs = Vec::new();
-                let stream = if update.from_orig {
-                    &mut flow.app.http_orig
-                } else {
-                    &mut flow.app.http_resp
-                };
-                stream.feed(t.seq, p.payload, p.payload_len, update.from_orig, &mut msgs);
-                if stream.is_broken() && stream.messages == 0 {
-                    flow.app.not_http = true;
+                let conn = flow.app.http.get_or_insert_with(Default::default);
+                conn.feed(
+                    p.ts,
+                    update.from_orig,
+                    t.seq,
+                    p.payload,
+                    p.payload_len,
+                    requests,
+                    http_done,
+                );
+                if conn.not_http {
+                    flow.app.http = None;
+                    flow.app.http_off = true;
                 }
-                for m in msgs {
-                    match m {
-                        Message::Request(r) => {
-                            flow.service = Some("http");
-                            dispatch(
-                                models,
-                                life,
-                                &Event::HttpRequest {
-                                    ts: p.ts,
-                                    flow,
-                                    request: &r,
-                                },
-                                scratch,
-                            );
-                            if flow.app.pending.len() < MAX_PENDING {
-                                flow.app.pending.push_back(r);
-                            }
-                        }
-                        Message::Response(_) => {
-                            flow.app.pending.pop_front();
-                        }
+                for request in requests.drain(..) {
+                    flow.add_service("http");
+                    dispatch(
+                        models,
+                        life,
+                        &Event::HttpRequest {
+                            ts: p.ts,
+                            flow,
+                            request: &request,
+                        },
+                        scratch,
+                    );
+                }
+                if let Some(logs) = logs {
+                    for tx in http_done.drain(..) {
+                        log_write(&mut logs.http, &zeek_log::http::row(flow, &tx), io_error);
                     }
                 }
+                http_done.clear();
             }
-        } else if p.proto == 17 && (p.src_port == 53 || p.dst_port == 53) && !p.payload.is_empty() {
+        } else if p.proto == 17 && (dns_port(p.src_port) || dns_port(p.dst_port)) && !p.payload.is_empty() {
             let flow = table.get_mut(update.flow);
             if let Some(msg) = dns::parse(p.payload) {
-                flow.service = Some("dns");
+                flow.add_service("dns");
+                if let Some(logs) = logs {
+                    let netbios = p.src_port == 137 || p.dst_port == 137;
+                    let state = flow.app.dns.get_or_insert_with(Default::default);
+                    state.on_message(p.ts, &msg, netbios, dns_done);
+                    for tx in dns_done.drain(..) {
+                        log_write(&mut logs.dns, &zeek_log::dns::row(flow, &tx), io_error);
+                    }
+                }
                 if msg.response
                     && let Some((name, _)) = &msg.query
                 {
@@ -213,15 +275,22 @@ impl Engine {
         self.flush_alerts();
     }
 
-    fn flow_end(&mut self, f: Flow, now: u64) {
+    fn flow_end(&mut self, mut f: Flow, now: u64) {
         self.summary.flows += 1;
-        if let Some(log) = &mut self.conn_log
-            && let Err(e) = log.write(&f)
-        {
-            self.io_error.get_or_insert(RunError::Io {
-                path: "conn.log".into(),
-                source: e,
-            });
+        if let Some(logs) = &mut self.logs {
+            if let Some(conn) = &mut f.app.http {
+                conn.close(&mut self.http_done);
+                for tx in self.http_done.drain(..) {
+                    log_write(&mut logs.http, &zeek_log::http::row(&f, &tx), &mut self.io_error);
+                }
+            }
+            if let Some(state) = &mut f.app.dns {
+                state.drain(&mut self.dns_done);
+                for tx in self.dns_done.drain(..) {
+                    log_write(&mut logs.dns, &zeek_log::dns::row(&f, &tx), &mut self.io_error);
+                }
+            }
+            log_write(&mut logs.conn, &zeek_log::conn::row(&f, &self.internal), &mut self.io_error);
         }
         dispatch(
             &mut self.models,
@@ -262,11 +331,8 @@ impl Engine {
         }
         let path = self.alerts_path.clone();
         self.alerts.flush().map_err(|source| RunError::Io { path, source })?;
-        if let Some(log) = self.conn_log {
-            log.finish().map_err(|source| RunError::Io {
-                path: "conn.log".into(),
-                source,
-            })?;
+        if let Some(logs) = self.logs {
+            logs.finish()?;
         }
         self.summary.capture_error = capture_error;
         Ok(self.summary)

@@ -19,3 +19,4 @@ pub mod proto;
 pub mod zeek_log;
 
 pub use engine::{Options, RunError, Summary, run};
+pub use zeek_log::LogFormat;

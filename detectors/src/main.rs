@@ -1,4 +1,4 @@
-//! `detectors CAPTURE --out DIR [--internal CIDR]... [--config FILE] [--learning DUR] [--zeek-logs]`
+//! `detectors CAPTURE --out DIR [--internal CIDR]... [--config FILE] [--learning DUR] [--zeek-logs [--json]]`
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use detectors::config::Thresholds;
 use detectors::net::{Cidr, default_internal, parse_duration_secs};
-use detectors::{Options, RunError};
+use detectors::{LogFormat, Options, RunError};
 
 /// Run the behavioural detection models over a pcap or pcapng capture.
 ///
 /// Writes DIR/alerts.jsonl (one JSON alert per line; schema in the README) and, with
-/// --zeek-logs, DIR/conn.log in Zeek's TSV layout.
+/// --zeek-logs, DIR/conn.log, http.log, dns.log and ssl.log in Zeek's TSV layout (or as JSON
+/// lines with --json).
 ///
 /// Exit codes: 0 done; 1 the capture is truncated or corrupt (outputs cover every good record
 /// before the damage, and the message says where it is); 2 bad usage, unreadable config, or a
@@ -34,9 +35,12 @@ struct Args {
     /// Learning period from the first packet (e.g. `6h`): rarity models stay quiet meanwhile.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration_secs)]
     learning: u64,
-    /// Also write Zeek-format conn.log into the output folder.
+    /// Also write Zeek-format conn.log, http.log, dns.log and ssl.log into the output folder.
     #[arg(long)]
     zeek_logs: bool,
+    /// Write the Zeek logs as JSON lines (Zeek's `LogAscii::use_json`) instead of TSV.
+    #[arg(long, requires = "zeek_logs")]
+    json: bool,
 }
 
 fn parse_cidr(s: &str) -> Result<Cidr, String> {
@@ -64,7 +68,7 @@ fn main() -> ExitCode {
         internal,
         learning_secs: args.learning,
         thresholds,
-        zeek_logs: args.zeek_logs,
+        zeek_logs: args.zeek_logs.then_some(if args.json { LogFormat::Json } else { LogFormat::Tsv }),
     };
     match detectors::run(&args.capture, &args.out, &opts) {
         Ok(summary) => {

@@ -62,7 +62,7 @@ pub fn run(sc: &LoadedScenario, out_root: &Path, opts: &RunOptions) -> Result<Sc
         internal,
         learning_secs: s.learning().0 / 1_000_000_000,
         thresholds: opts.thresholds.clone(),
-        zeek_logs: true,
+        zeek_logs: Some(detectors::LogFormat::Tsv),
     };
     let summary =
         detectors::run(&sim.capture, &dir, &det_opts).with_context(|| format!("{}: detection failed", sc.name))?;

@@ -50,7 +50,7 @@ fn refused_and_unanswered_connects_read_as_rej_and_s0() {
         internal: detectors::net::default_internal(),
         learning_secs: 0,
         thresholds: Default::default(),
-        zeek_logs: true,
+        zeek_logs: Some(detectors::LogFormat::Tsv),
     };
     detectors::run(&cap, &dir, &opts).unwrap();
     let log = std::fs::read_to_string(dir.join("conn.log")).unwrap();

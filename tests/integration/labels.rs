@@ -30,7 +30,7 @@ fn every_truth_flow_is_in_the_capture() {
             internal,
             learning_secs: 0,
             thresholds: Default::default(),
-            zeek_logs: true,
+            zeek_logs: Some(detectors::LogFormat::Tsv),
         };
         detectors::run(&sim.capture, &out, &opts).unwrap();
         // conn.log rows by (orig, orig port, resp, resp port, proto) → (ts, orig_bytes, resp_bytes)

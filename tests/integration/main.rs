@@ -12,3 +12,4 @@ mod office;
 mod scenario_errors;
 mod snapshot;
 mod tshark_oracle;
+mod zeek_conformance;

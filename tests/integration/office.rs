@@ -220,7 +220,7 @@ fn connections_follow_the_working_day_and_week() {
         internal: vec!["10.70.0.0/16".parse().unwrap(), "fd00:70::/32".parse().unwrap()],
         learning_secs: 0,
         thresholds: Default::default(),
-        zeek_logs: true,
+        zeek_logs: Some(detectors::LogFormat::Tsv),
     };
     detectors::run(&sim.capture, &dir, &opts).unwrap();
     let log = std::fs::read_to_string(dir.join("conn.log")).unwrap();

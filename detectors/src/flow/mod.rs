@@ -86,8 +86,8 @@ pub struct Flow {
     pub resp_tcp: TcpEndpoint,
     /// Zeek history letters (upper case: originator; lower case: responder).
     pub history: String,
-    /// Application protocol recognised in the flow (`http`, `dns`).
-    pub service: Option<&'static str>,
+    /// Application protocols recognised in the flow (`http`, `dns`, `ssl`), in the order found.
+    pub services: Vec<&'static str>,
     pub app: crate::proto::AppState,
 }
 
@@ -108,6 +108,23 @@ impl Flow {
         } else {
             self.resp.payload_bytes
         }
+    }
+
+    /// Zeek's `missed_bytes`: sequence space never seen in either direction (capture loss).
+    pub fn missed_bytes(&self) -> u64 {
+        self.orig_tcp.missed + self.resp_tcp.missed
+    }
+
+    /// Records that an application protocol was recognised (once).
+    pub fn add_service(&mut self, name: &'static str) {
+        if !self.services.contains(&name) {
+            self.services.push(name);
+        }
+    }
+
+    /// Zeek's `service` column: the recognised protocols, comma-separated.
+    pub fn service(&self) -> Option<String> {
+        (!self.services.is_empty()).then(|| self.services.join(","))
     }
 
     pub fn duration_ns(&self) -> u64 {
@@ -257,7 +274,7 @@ impl FlowTable {
             resp_tcp: TcpEndpoint::default(),
             // Zeek marks a flow whose direction it inferred from a SYN-ACK with `^`.
             history: if flipped { "^".into() } else { String::new() },
-            service: None,
+            services: Vec::new(),
             app: Default::default(),
         };
         self.next_uid += 1;
@@ -277,7 +294,14 @@ impl FlowTable {
 
     fn account(&mut self, idx: usize, p: &Packet<'_>, from_orig: bool) {
         let f = self.slab[idx].as_mut().expect("live flow");
-        f.ts_last = f.ts_last.max(p.ts);
+        // As Zeek: once both sides have closed, stray packets (the last ACK) still count but no
+        // longer extend the duration.
+        let both_closed = f.id.proto == 6
+            && (f.orig_tcp.fin || f.orig_tcp.rst)
+            && (f.resp_tcp.fin || f.resp_tcp.rst);
+        if !both_closed {
+            f.ts_last = f.ts_last.max(p.ts);
+        }
         let d = if from_orig { &mut f.orig } else { &mut f.resp };
         d.pkts += 1;
         d.ip_bytes += u64::from(p.ip_len);
@@ -290,7 +314,7 @@ impl FlowTable {
                 };
                 me.observe(&t, p.payload_len, peer)
             };
-            for l in letters {
+            for l in letters.iter() {
                 f.add_history(if from_orig { l.to_ascii_uppercase() } else { l });
             }
         } else {

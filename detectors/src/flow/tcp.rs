@@ -18,13 +18,17 @@ pub struct TcpEndpoint {
     pub data: bool,
     /// An ACK-only packet was seen after the handshake.
     pub ack: bool,
+    /// End of the contiguous data seen so far (relative to `isn`), for `missed_bytes`.
+    next: u64,
+    /// Sequence space skipped over by later data: bytes the capture never had.
+    pub missed: u64,
 }
 
 impl TcpEndpoint {
     /// Updates state with one segment from this side; returns the Zeek history letters (lower
     /// case) that it shows.
-    pub fn observe(&mut self, t: &TcpInfo, payload_len: u32, _peer: &TcpEndpoint) -> Vec<char> {
-        let mut letters = Vec::with_capacity(2);
+    pub fn observe(&mut self, t: &TcpInfo, payload_len: u32, _peer: &TcpEndpoint) -> Letters {
+        let mut letters = Letters::default();
         if t.syn {
             if t.ack {
                 self.syn_ack = true;
@@ -41,6 +45,19 @@ impl TcpEndpoint {
         // Ignore segments that appear to come from far before the ISN (wrapped): old junk.
         if rel < (1 << 31) {
             self.max_end = self.max_end.max(end);
+            // Data (and a FIN) starts after the SYN's sequence number.
+            let start = rel + u64::from(t.syn);
+            if self.next == 0 {
+                self.next = start;
+            }
+            if payload_len > 0 || t.fin {
+                if start > self.next {
+                    self.missed += start - self.next;
+                    // Zeek's history letter for a content gap.
+                    letters.push('g');
+                }
+                self.next = self.next.max(start + u64::from(payload_len));
+            }
         }
         if payload_len > 0 {
             self.data = true;
@@ -54,7 +71,10 @@ impl TcpEndpoint {
             letters.push('f');
         }
         if t.rst {
-            self.rst = true;
+            // A reset after this side's own FIN does not change how it closed (Zeek keeps SF).
+            if !self.fin {
+                self.rst = true;
+            }
             letters.push('r');
         }
         letters
@@ -67,6 +87,26 @@ impl TcpEndpoint {
         }
         let overhead = u64::from(self.syn || self.syn_ack) + u64::from(self.fin);
         self.max_end.saturating_sub(overhead)
+    }
+}
+
+/// The few history letters one segment can show, without allocating (this runs per packet).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Letters {
+    buf: [u8; 6],
+    n: usize,
+}
+
+impl Letters {
+    fn push(&mut self, c: char) {
+        if self.n < self.buf.len() {
+            self.buf[self.n] = c as u8;
+            self.n += 1;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = char> + '_ {
+        self.buf[..self.n].iter().map(|&b| b as char)
     }
 }
 
