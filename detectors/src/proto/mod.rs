@@ -3,16 +3,14 @@
 
 pub mod dns;
 pub mod http;
+pub mod tls;
 
-use std::collections::VecDeque;
-
-/// Application-layer state kept with each flow.
+/// Application-layer state kept with each flow, allocated only for flows that carry the
+/// protocol (most flows need one of these at most).
 #[derive(Clone, Debug, Default)]
 pub struct AppState {
-    pub http_orig: http::HttpStream,
-    pub http_resp: http::HttpStream,
-    /// Requests still waiting for their response.
-    pub pending: VecDeque<http::Request>,
-    /// The flow's first payload was not HTTP: stop trying.
-    pub not_http: bool,
+    pub http: Option<Box<http::HttpConn>>,
+    pub dns: Option<Box<dns::DnsState>>,
+    /// The flow's payload is not HTTP: stop trying.
+    pub http_off: bool,
 }
