@@ -5,8 +5,13 @@
 
 use std::net::IpAddr;
 
-use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{
+    EtherType, Icmpv4Slice, Icmpv6Slice, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice,
+    UdpSlice,
+};
 use pcap_parser::Linktype;
+
+use crate::defrag::{Datagram, FragKey, Fragment};
 
 /// TCP header facts the flow table needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,14 +49,55 @@ pub struct Packet<'a> {
 pub enum Skip {
     /// Not IP (ARP, LLDP, …).
     NotIp,
-    /// A non-first IP fragment.
+    /// An IP fragment (only from [`decode`]; [`decode_frame`] returns it for reassembly).
     Fragment,
     /// The headers themselves are cut or malformed.
     Truncated,
     UnsupportedLinktype(i32),
 }
 
+/// What one frame holds.
+pub enum Decoded<'a> {
+    Packet(Packet<'a>),
+    /// A piece of a fragmented IP datagram, for [`crate::defrag::Defrag`].
+    Fragment(Fragment<'a>),
+}
+
+/// Decodes a frame to a packet; fragments are reported as [`Skip::Fragment`].
 pub fn decode(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Packet<'_>, Skip> {
+    match decode_frame(ts, linktype, data)? {
+        Decoded::Packet(p) => Ok(p),
+        Decoded::Fragment(_) => Err(Skip::Fragment),
+    }
+}
+
+/// Decodes a reassembled datagram's transport header.
+pub fn decode_datagram(ts: u64, d: &Datagram) -> Result<Packet<'_>, Skip> {
+    let FragKey { src, dst, proto, .. } = d.key;
+    let bytes = &d.payload[..];
+    let transport = match proto {
+        6 => TcpSlice::from_slice(bytes).ok().map(TransportSlice::Tcp),
+        17 => UdpSlice::from_slice_lax(bytes).ok().map(TransportSlice::Udp),
+        1 => Icmpv4Slice::from_slice(bytes).ok().map(TransportSlice::Icmpv4),
+        58 => Icmpv6Slice::from_slice(bytes).ok().map(TransportSlice::Icmpv6),
+        _ => None,
+    };
+    let p = Packet {
+        ts,
+        src,
+        dst,
+        proto,
+        src_port: 0,
+        dst_port: 0,
+        tcp: None,
+        payload: &[],
+        payload_len: 0,
+        ip_len: d.ip_len,
+    };
+    with_transport(p, transport.as_ref(), bytes.len() as u32)
+}
+
+pub fn decode_frame(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Decoded<'_>, Skip> {
     let sliced = match linktype {
         Linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
         Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => {
@@ -89,40 +135,61 @@ pub fn decode(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Packet<'_>, Sk
         }
         other => return Err(Skip::UnsupportedLinktype(other.0)),
     };
-    let (src, dst, proto, declared, fragment) = match &sliced.net {
+    let (src, dst, proto, declared) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
             let total = u32::from(h.total_len());
             let ihl = u32::from(h.ihl()) * 4;
-            let frag = h.is_fragmenting_payload() && h.fragments_offset().value() != 0;
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                v4.payload().ip_number.0,
-                (total, total.saturating_sub(ihl)),
-                frag,
-            )
+            let (src, dst) = (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()));
+            if h.is_fragmenting_payload() {
+                return Ok(Decoded::Fragment(Fragment {
+                    key: FragKey {
+                        src,
+                        dst,
+                        proto: v4.payload().ip_number.0,
+                        id: u32::from(h.identification()),
+                    },
+                    offset: h.fragments_offset(),
+                    more: h.more_fragments(),
+                    data: v4.payload().payload,
+                    wire_len: total.saturating_sub(ihl),
+                    header_len: ihl,
+                }));
+            }
+            (src, dst, v4.payload().ip_number.0, (total, total.saturating_sub(ihl)))
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
             let h = v6.header();
             let ext = v6.extensions().slice().len() as u32;
             let plen = u32::from(h.payload_length());
-            let frag = v6.payload().fragmented && v6.extensions().is_fragmenting_payload();
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                v6.payload().ip_number.0,
-                (plen + 40, plen.saturating_sub(ext)),
-                frag,
-            )
+            let (src, dst) = (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()));
+            if v6.payload().fragmented {
+                let frag = v6.extensions().clone().into_iter().find_map(|e| match e {
+                    Ipv6ExtensionSlice::Fragment(f) => Some(f),
+                    _ => None,
+                });
+                let Some(f) = frag else { return Err(Skip::Truncated) };
+                return Ok(Decoded::Fragment(Fragment {
+                    key: FragKey {
+                        src,
+                        dst,
+                        proto: v6.payload().ip_number.0,
+                        id: f.identification(),
+                    },
+                    offset: f.fragment_offset(),
+                    more: f.more_fragments(),
+                    data: v6.payload().payload,
+                    wire_len: plen.saturating_sub(ext),
+                    // The fragment header itself is not part of the reassembled datagram.
+                    header_len: 40 + ext.saturating_sub(8),
+                }));
+            }
+            (src, dst, v6.payload().ip_number.0, (plen + 40, plen.saturating_sub(ext)))
         }
         Some(LaxNetSlice::Arp(_)) | None => return Err(Skip::NotIp),
     };
-    if fragment {
-        return Err(Skip::Fragment);
-    }
     let (ip_len, l4_len) = declared;
-    let mut p = Packet {
+    let p = Packet {
         ts,
         src,
         dst,
@@ -134,7 +201,14 @@ pub fn decode(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Packet<'_>, Sk
         payload_len: 0,
         ip_len,
     };
-    match &sliced.transport {
+    with_transport(p, sliced.transport.as_ref(), l4_len).map(Decoded::Packet)
+}
+
+/// Fills ports, TCP facts and payload from the transport header; `l4_len` is the transport
+/// length on the wire (header included).
+fn with_transport<'a>(mut p: Packet<'a>, transport: Option<&TransportSlice<'a>>, l4_len: u32) -> Result<Packet<'a>, Skip> {
+    let proto = p.proto;
+    match transport {
         Some(TransportSlice::Tcp(t)) => {
             p.src_port = t.source_port();
             p.dst_port = t.destination_port();

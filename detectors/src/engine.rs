@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::alert::Alert;
 use crate::capture::{CaptureError, CaptureReader, Frame};
 use crate::config::Thresholds;
-use crate::decode::{Packet, decode};
+use crate::decode::{Decoded, Packet, decode_datagram, decode_frame};
+use crate::defrag::Defrag;
 use crate::event::Event;
 use crate::flow::{Flow, FlowTable, Timeouts};
 use crate::life::Life;
@@ -37,9 +38,12 @@ pub struct Options {
 
 #[derive(Debug, Default)]
 pub struct Summary {
+    /// IP packets processed (a reassembled datagram counts once).
     pub packets: u64,
     /// Frames that were not IP or could not be decoded.
     pub skipped: u64,
+    /// Frames that were IP fragments (reassembled into packets where complete).
+    pub fragments: u64,
     pub flows: u64,
     pub alerts: BTreeMap<String, u64>,
     pub alerts_path: PathBuf,
@@ -58,6 +62,7 @@ pub enum RunError {
 
 struct Engine {
     table: FlowTable,
+    defrag: Defrag,
     life: Life,
     models: Vec<Box<dyn Model>>,
     alerts: BufWriter<File>,
@@ -130,6 +135,7 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
     };
     let mut engine = Engine {
         table: FlowTable::new(Timeouts::default()),
+        defrag: Defrag::default(),
         life: Life::new(opts.internal.clone(), opts.learning_secs.saturating_mul(1_000_000_000)),
         models: models::all(&opts.thresholds),
         alerts,
@@ -159,8 +165,16 @@ fn dispatch(models: &mut [Box<dyn Model>], life: &Life, ev: &Event<'_>, out: &mu
 
 impl Engine {
     fn frame(&mut self, frame: &Frame<'_>) {
-        match decode(frame.ts, frame.linktype, frame.data) {
-            Ok(p) => self.packet(&p),
+        match decode_frame(frame.ts, frame.linktype, frame.data) {
+            Ok(Decoded::Packet(p)) => self.packet(&p),
+            Ok(Decoded::Fragment(f)) => {
+                self.summary.fragments += 1;
+                if let Some(datagram) = self.defrag.add(frame.ts, &f)
+                    && let Ok(p) = decode_datagram(frame.ts, &datagram)
+                {
+                    self.packet(&p);
+                }
+            }
             Err(_) => self.summary.skipped += 1,
         }
     }

@@ -9,6 +9,7 @@ pub mod alert;
 pub mod capture;
 pub mod config;
 pub mod decode;
+pub mod defrag;
 pub mod engine;
 pub mod event;
 pub mod flow;

@@ -74,10 +74,11 @@ fn main() -> ExitCode {
         Ok(summary) => {
             let alerts: u64 = summary.alerts.values().sum();
             eprintln!(
-                "{}: {} packets ({} not decoded), {} flows, {alerts} alerts → {}",
+                "{}: {} packets ({} not decoded, {} IP fragments), {} flows, {alerts} alerts → {}",
                 args.capture.display(),
                 summary.packets,
                 summary.skipped,
+                summary.fragments,
                 summary.flows,
                 summary.alerts_path.display()
             );

@@ -54,7 +54,7 @@ fn truncated_capture_keeps_the_good_part_and_names_the_offset() {
     assert!(e.what.contains("truncated"), "{e}");
     assert_eq!(
         e.record,
-        part.packets + part.skipped + 1,
+        part.packets + part.skipped + part.fragments + 1,
         "the error names the first unreadable record"
     );
     assert!(part.packets > full.packets / 2 && part.packets < full.packets);
