@@ -184,7 +184,12 @@ pub fn decode_frame(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Decoded<
                     header_len: 40 + ext.saturating_sub(8),
                 }));
             }
-            (src, dst, v6.payload().ip_number.0, (plen + 40, plen.saturating_sub(ext)))
+            (
+                src,
+                dst,
+                v6.payload().ip_number.0,
+                (plen + 40, plen.saturating_sub(ext)),
+            )
         }
         Some(LaxNetSlice::Arp(_)) | None => return Err(Skip::NotIp),
     };
@@ -206,7 +211,11 @@ pub fn decode_frame(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Decoded<
 
 /// Fills ports, TCP facts and payload from the transport header; `l4_len` is the transport
 /// length on the wire (header included).
-fn with_transport<'a>(mut p: Packet<'a>, transport: Option<&TransportSlice<'a>>, l4_len: u32) -> Result<Packet<'a>, Skip> {
+fn with_transport<'a>(
+    mut p: Packet<'a>,
+    transport: Option<&TransportSlice<'a>>,
+    l4_len: u32,
+) -> Result<Packet<'a>, Skip> {
     let proto = p.proto;
     match transport {
         Some(TransportSlice::Tcp(t)) => {
@@ -248,4 +257,118 @@ fn with_transport<'a>(mut p: Packet<'a>, transport: Option<&TransportSlice<'a>>,
         }
     }
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use etherparse::{PacketBuilder, VlanId};
+
+    use super::*;
+
+    const PAYLOAD: &[u8] = b"dns-ish payload";
+
+    fn udp4(builder: etherparse::PacketBuilderStep<etherparse::UdpHeader>) -> Vec<u8> {
+        let mut out = Vec::new();
+        builder.write(&mut out, PAYLOAD).unwrap();
+        out
+    }
+
+    fn check(linktype: Linktype, frame: &[u8], src: &str) {
+        let p = decode(1, linktype, frame).unwrap_or_else(|e| panic!("{linktype:?}: {e:?}"));
+        assert_eq!(
+            (p.src, p.proto, p.src_port, p.dst_port),
+            (src.parse().unwrap(), 17, 5353, 53)
+        );
+        assert_eq!(
+            (p.payload, p.payload_len),
+            (PAYLOAD, PAYLOAD.len() as u32),
+            "{linktype:?}"
+        );
+    }
+
+    #[test]
+    fn every_supported_link_type_and_vlan_tagging_decodes() {
+        let mac = [2, 0, 0, 0, 0, 1];
+        let eth = udp4(
+            PacketBuilder::ethernet2(mac, mac)
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(5353, 53),
+        );
+        check(Linktype::ETHERNET, &eth, "10.0.0.1");
+        let ip = &eth[14..];
+        check(Linktype::RAW, ip, "10.0.0.1");
+        let vlan = udp4(
+            PacketBuilder::ethernet2(mac, mac)
+                .single_vlan(VlanId::try_new(7).unwrap())
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(5353, 53),
+        );
+        check(Linktype::ETHERNET, &vlan, "10.0.0.1");
+        let qinq = udp4(
+            PacketBuilder::ethernet2(mac, mac)
+                .double_vlan(VlanId::try_new(7).unwrap(), VlanId::try_new(9).unwrap())
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(5353, 53),
+        );
+        check(Linktype::ETHERNET, &qinq, "10.0.0.1");
+        // Linux cooked v1: type, ARPHRD, address length, 8 address bytes, protocol.
+        let mut sll = vec![0, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0, 0x08, 0x00];
+        sll.extend_from_slice(ip);
+        check(Linktype::LINUX_SLL, &sll, "10.0.0.1");
+        // Linux cooked v2: protocol, reserved, ifindex, ARPHRD, packet type, address length, address.
+        let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0];
+        sll2.extend_from_slice(ip);
+        check(Linktype::LINUX_SLL2, &sll2, "10.0.0.1");
+        // BSD loopback: address family in host order (2 = AF_INET).
+        let mut null = vec![2, 0, 0, 0];
+        null.extend_from_slice(ip);
+        check(Linktype::NULL, &null, "10.0.0.1");
+        // IPv6 with a hop-by-hop options header before UDP.
+        let v6 = udp4(
+            PacketBuilder::ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0xfe; 16], 64).udp(5353, 53),
+        );
+        let mut ext = v6[..40].to_vec();
+        ext[6] = 0; // next header: hop-by-hop
+        let plen = u16::from_be_bytes([ext[4], ext[5]]) + 8;
+        ext[4..6].copy_from_slice(&plen.to_be_bytes());
+        ext.extend_from_slice(&[17, 0, 1, 4, 0, 0, 0, 0]);
+        ext.extend_from_slice(&v6[40..]);
+        check(Linktype::RAW, &ext, "2001:db8::1");
+    }
+
+    #[test]
+    fn fragments_are_reported_for_reassembly() {
+        let mac = [2, 0, 0, 0, 0, 1];
+        let mut eth = udp4(
+            PacketBuilder::ethernet2(mac, mac)
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(5353, 53),
+        );
+        eth[14 + 6] |= 0x20; // more fragments
+        assert!(
+            matches!(decode_frame(1, Linktype::ETHERNET, &eth), Ok(Decoded::Fragment(f)) if f.more && f.offset.value() == 0)
+        );
+        assert_eq!(decode(1, Linktype::ETHERNET, &eth).unwrap_err(), Skip::Fragment);
+    }
+
+    #[test]
+    fn every_prefix_of_a_frame_is_handled_without_panic() {
+        let mac = [2, 0, 0, 0, 0, 1];
+        let eth = udp4(
+            PacketBuilder::ethernet2(mac, mac)
+                .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+                .udp(5353, 53),
+        );
+        for lt in [
+            Linktype::ETHERNET,
+            Linktype::RAW,
+            Linktype::LINUX_SLL,
+            Linktype::LINUX_SLL2,
+            Linktype::NULL,
+        ] {
+            for n in 0..eth.len() {
+                let _ = decode_frame(0, lt, &eth[..n]);
+            }
+        }
+    }
 }

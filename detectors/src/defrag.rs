@@ -111,7 +111,7 @@ impl Defrag {
     }
 
     fn expire(&mut self, now: u64) {
-        if now < self.last_sweep + 1_000_000_000 || self.pending.is_empty() {
+        if now < self.last_sweep.saturating_add(1_000_000_000) || self.pending.is_empty() {
             return;
         }
         self.last_sweep = now;

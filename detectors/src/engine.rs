@@ -304,7 +304,11 @@ impl Engine {
                     log_write(&mut logs.dns, &zeek_log::dns::row(&f, &tx), &mut self.io_error);
                 }
             }
-            log_write(&mut logs.conn, &zeek_log::conn::row(&f, &self.internal), &mut self.io_error);
+            log_write(
+                &mut logs.conn,
+                &zeek_log::conn::row(&f, &self.internal),
+                &mut self.io_error,
+            );
         }
         dispatch(
             &mut self.models,

@@ -68,9 +68,7 @@ fn read_log(path: &Path) -> Log {
 /// The key a record is matched on.
 fn key(kind: &str, row: &HashMap<String, String>) -> String {
     let get = |k: &str| row.get(k).map_or("", String::as_str);
-    let conn = ["id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p"]
-        .map(get)
-        .join(" ");
+    let conn = ["id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p"].map(get).join(" ");
     match kind {
         "http" => format!("{conn} #{}", get("trans_depth")),
         "dns" => format!("{conn} {} {}", get("trans_id"), get("query")),
@@ -175,9 +173,9 @@ fn logs_agree_with_zeek_baselines() {
                     }
                     eprintln!("{name} {kind} [{k}] {field}: ours {ov:?}, Zeek {zv:?}");
                     if kind == "conn" && CORE.contains(&field.as_str()) {
-                        let accepted = ACCEPTED.iter().position(|&(f, l, kc, fl, _)| {
-                            f == name && l == kind && k.contains(kc) && fl == field
-                        });
+                        let accepted = ACCEPTED
+                            .iter()
+                            .position(|&(f, l, kc, fl, _)| f == name && l == kind && k.contains(kc) && fl == field);
                         match accepted {
                             Some(i) => used_accepts[i] = true,
                             None => unexplained.push(format!("{name} conn [{k}] {field}: ours {ov}, Zeek {zv}")),
@@ -213,7 +211,11 @@ fn logs_agree_with_zeek_baselines() {
         share * 100.0
     );
     for (i, used) in used_accepts.iter().enumerate() {
-        assert!(used, "accepted disagreement no longer happens (remove it): {:?}", ACCEPTED[i]);
+        assert!(
+            used,
+            "accepted disagreement no longer happens (remove it): {:?}",
+            ACCEPTED[i]
+        );
     }
     assert!(
         unexplained.is_empty(),

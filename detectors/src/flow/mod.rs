@@ -128,7 +128,7 @@ impl Flow {
     }
 
     pub fn duration_ns(&self) -> u64 {
-        self.ts_last - self.ts_first
+        self.ts_last.saturating_sub(self.ts_first)
     }
 
     /// Zeek's `conn_state`.
@@ -296,9 +296,7 @@ impl FlowTable {
         let f = self.slab[idx].as_mut().expect("live flow");
         // As Zeek: once both sides have closed, stray packets (the last ACK) still count but no
         // longer extend the duration.
-        let both_closed = f.id.proto == 6
-            && (f.orig_tcp.fin || f.orig_tcp.rst)
-            && (f.resp_tcp.fin || f.resp_tcp.rst);
+        let both_closed = f.id.proto == 6 && (f.orig_tcp.fin || f.orig_tcp.rst) && (f.resp_tcp.fin || f.resp_tcp.rst);
         if !both_closed {
             f.ts_last = f.ts_last.max(p.ts);
         }
@@ -334,7 +332,7 @@ impl FlowTable {
     /// Ends flows idle past their timeout at capture time `now` (checked at most once per
     /// second of capture time).
     pub fn expire(&mut self, now: u64, ended: &mut impl FnMut(Flow)) {
-        if now < self.last_sweep + 1_000_000_000 {
+        if now < self.last_sweep.saturating_add(1_000_000_000) {
             return;
         }
         self.last_sweep = now;

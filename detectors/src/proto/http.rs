@@ -173,7 +173,11 @@ impl HttpStream {
                     let take = (left as usize).min(wire - i);
                     i += take;
                     let left = left - take as u8;
-                    self.framing = if left == 0 { Framing::ChunkSize } else { Framing::ChunkEnd(left) };
+                    self.framing = if left == 0 {
+                        Framing::ChunkSize
+                    } else {
+                        Framing::ChunkEnd(left)
+                    };
                     continue;
                 }
                 Framing::UntilClose => {
@@ -546,7 +550,12 @@ mod tests {
             .collect();
         assert_eq!(
             statuses,
-            vec![(200, "OK", 3000), (0, "end", 3000), (404, "Not Found", 0), (0, "end", 0)]
+            vec![
+                (200, "OK", 3000),
+                (0, "end", 3000),
+                (404, "Not Found", 0),
+                (0, "end", 0)
+            ]
         );
         assert!(!s.is_broken());
     }
@@ -556,7 +565,15 @@ mod tests {
         let (mut seq_o, mut seq_r) = (100u32, 9000u32);
         for (i, (from_orig, data)) in segments.iter().enumerate() {
             let seq = if *from_orig { &mut seq_o } else { &mut seq_r };
-            conn.feed(i as u64, *from_orig, *seq, data, data.len() as u32, &mut reqs, &mut done);
+            conn.feed(
+                i as u64,
+                *from_orig,
+                *seq,
+                data,
+                data.len() as u32,
+                &mut reqs,
+                &mut done,
+            );
             *seq = seq.wrapping_add(data.len() as u32);
         }
         (reqs, done)
@@ -568,7 +585,10 @@ mod tests {
         let (reqs, mut done) = run(
             &mut conn,
             &[
-                (true, b"POST /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"),
+                (
+                    true,
+                    b"POST /u HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+                ),
                 (false, b"HTTP/1.1 100 Continue\r\n\r\n"),
                 (true, b"abcd"),
                 (false, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"),
@@ -607,11 +627,17 @@ mod tests {
     #[test]
     fn request_without_response_is_logged_at_close() {
         let mut conn = HttpConn::default();
-        let (_, mut done) = run(&mut conn, &[(true, b"POST / HTTP/1.1\r\nOrigin: null\r\nContent-Length: 3\r\n\r\nabc")]);
+        let (_, mut done) = run(
+            &mut conn,
+            &[(true, b"POST / HTTP/1.1\r\nOrigin: null\r\nContent-Length: 3\r\n\r\nabc")],
+        );
         assert!(done.is_empty());
         conn.close(&mut done);
         assert_eq!(done.len(), 1);
-        assert_eq!((done[0].request_body_len, done[0].request.origin.as_deref()), (3, Some("null")));
+        assert_eq!(
+            (done[0].request_body_len, done[0].request.origin.as_deref()),
+            (3, Some("null"))
+        );
         assert!(done[0].response.is_none());
     }
 
@@ -619,7 +645,14 @@ mod tests {
     fn garbage_breaks_the_stream_without_panicking() {
         let mut s = HttpStream::default();
         let mut out = Vec::new();
-        s.feed(7, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11, true, &mut || false, &mut out);
+        s.feed(
+            7,
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+            11,
+            true,
+            &mut || false,
+            &mut out,
+        );
         assert!(s.is_broken());
         assert!(out.is_empty());
     }

@@ -55,7 +55,11 @@ pub fn row<'a>(f: &'a Flow, internal: &[Cidr]) -> Vec<Val<'a>> {
         Val::Bool(local(f.id.orig)),
         Val::Bool(local(f.id.resp)),
         Val::Count(f.missed_bytes()),
-        if f.history.is_empty() { Val::Unset } else { Val::Str(&f.history) },
+        if f.history.is_empty() {
+            Val::Unset
+        } else {
+            Val::Str(&f.history)
+        },
         Val::Count(f.orig.pkts),
         Val::Count(f.orig.ip_bytes),
         Val::Count(f.resp.pkts),

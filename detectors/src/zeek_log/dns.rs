@@ -102,7 +102,11 @@ fn opcode_name(op: u8, netbios: bool) -> String {
         5 => "update",
         op => return format!("unknown-{op}"),
     };
-    if netbios { format!("netbios-{base}") } else { base.into() }
+    if netbios {
+        format!("netbios-{base}")
+    } else {
+        base.into()
+    }
 }
 
 pub fn row<'a>(f: &'a Flow, t: &'a Transaction) -> Vec<Val<'a>> {
@@ -128,8 +132,16 @@ pub fn row<'a>(f: &'a Flow, t: &'a Transaction) -> Vec<Val<'a>> {
         Val::Bool(t.rd),
         Val::Bool(t.ra),
         Val::Count(u64::from(t.z)),
-        if t.answers.is_empty() { Val::Unset } else { Val::Strs(t.answers.clone()) },
-        if t.ttls.is_empty() { Val::Unset } else { Val::Intervals(t.ttls.clone()) },
+        if t.answers.is_empty() {
+            Val::Unset
+        } else {
+            Val::Strs(t.answers.clone())
+        },
+        if t.ttls.is_empty() {
+            Val::Unset
+        } else {
+            Val::Intervals(t.ttls.clone())
+        },
         Val::Bool(t.rejected),
         Val::Count(u64::from(t.opcode)),
         Val::Owned(opcode_name(t.opcode, t.netbios)),
