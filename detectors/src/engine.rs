@@ -83,6 +83,7 @@ struct Logs {
     conn: LogWriter,
     http: LogWriter,
     dns: LogWriter,
+    ssl: LogWriter,
 }
 
 impl Logs {
@@ -97,11 +98,12 @@ impl Logs {
             conn: open(&zeek_log::conn::SCHEMA)?,
             http: open(&zeek_log::http::SCHEMA)?,
             dns: open(&zeek_log::dns::SCHEMA)?,
+            ssl: open(&zeek_log::ssl::SCHEMA)?,
         })
     }
 
     fn finish(self) -> Result<(), RunError> {
-        for log in [self.conn, self.http, self.dns] {
+        for log in [self.conn, self.http, self.dns, self.ssl] {
             let path = log.file().to_owned();
             log.finish().map_err(|source| RunError::Io { path, source })?;
         }
@@ -298,6 +300,9 @@ impl Engine {
                     log_write(&mut logs.http, &zeek_log::http::row(&f, &tx), &mut self.io_error);
                 }
             }
+            if let Some(session) = f.app.tls.as_ref().filter(|s| s.is_tls()) {
+                log_write(&mut logs.ssl, &zeek_log::ssl::row(&f, session.info()), &mut self.io_error);
+            }
             if let Some(state) = &mut f.app.dns {
                 state.drain(&mut self.dns_done);
                 for tx in self.dns_done.drain(..) {
@@ -309,6 +314,13 @@ impl Engine {
                 &zeek_log::conn::row(&f, &self.internal),
                 &mut self.io_error,
             );
+        }
+        if !f.app.tls_reported
+            && let Some(session) = f.app.tls.as_ref().filter(|s| s.is_tls())
+        {
+            let ts = now.max(f.ts_last);
+            let info = session.info();
+            dispatch(&mut self.models, &self.life, &Event::Tls { ts, flow: &f, info }, &mut self.scratch);
         }
         dispatch(
             &mut self.models,

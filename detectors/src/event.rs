@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use crate::flow::Flow;
 use crate::proto::http::Request;
+use crate::proto::tls::TlsInfo;
 
 pub enum Event<'a> {
     /// The first packet of a new flow.
@@ -21,6 +22,13 @@ pub enum Event<'a> {
         flow: &'a Flow,
         request: &'a Request,
     },
+    /// A TLS handshake was seen through (established, failed, or the flow ended first): SNI,
+    /// versions, fingerprints and, up to TLS 1.2, the server's certificates.
+    Tls {
+        ts: u64,
+        flow: &'a Flow,
+        info: &'a TlsInfo,
+    },
     /// A flow ended (closed, timed out, or end of capture).
     FlowEnd { ts: u64, flow: &'a Flow },
 }
@@ -31,6 +39,7 @@ impl Event<'_> {
             Event::FlowStart { ts, .. }
             | Event::DnsAnswer { ts, .. }
             | Event::HttpRequest { ts, .. }
+            | Event::Tls { ts, .. }
             | Event::FlowEnd { ts, .. } => *ts,
         }
     }

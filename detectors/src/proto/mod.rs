@@ -11,6 +11,11 @@ pub mod tls;
 pub struct AppState {
     pub http: Option<Box<http::HttpConn>>,
     pub dns: Option<Box<dns::DnsState>>,
+    pub tls: Option<Box<tls::TlsSession>>,
     /// The flow's payload is not HTTP: stop trying.
     pub http_off: bool,
+    /// The flow's payload is not TLS (no handshake within the STARTTLS search budget).
+    pub tls_off: bool,
+    /// The TLS handshake facts were passed to the models.
+    pub tls_reported: bool,
 }

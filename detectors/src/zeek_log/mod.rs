@@ -5,6 +5,7 @@
 pub mod conn;
 pub mod dns;
 pub mod http;
+pub mod ssl;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
