@@ -248,6 +248,27 @@ impl Engine {
                 }
                 http_done.clear();
             }
+            if !flow.app.tls_off
+                && let Some(t) = p.tcp
+            {
+                let session = flow.app.tls.get_or_insert_with(Default::default);
+                session.feed(update.from_orig, t.seq, p.payload, p.payload_len);
+                let (gave_up, is_tls, done) = (session.gave_up(), session.is_tls(), session.is_done());
+                if gave_up {
+                    flow.app.tls = None;
+                    flow.app.tls_off = true;
+                } else if is_tls {
+                    flow.add_service("ssl");
+                    if done && !flow.app.tls_reported {
+                        flow.app.tls_reported = true;
+                        let flow = &*flow;
+                        if let Some(session) = &flow.app.tls {
+                            let info = session.info();
+                            dispatch(models, life, &Event::Tls { ts: p.ts, flow, info }, scratch);
+                        }
+                    }
+                }
+            }
         } else if p.proto == 17 && (dns_port(p.src_port) || dns_port(p.dst_port)) && !p.payload.is_empty() {
             let flow = table.get_mut(update.flow);
             if let Some(msg) = dns::parse(p.payload) {
@@ -301,7 +322,11 @@ impl Engine {
                 }
             }
             if let Some(session) = f.app.tls.as_ref().filter(|s| s.is_tls()) {
-                log_write(&mut logs.ssl, &zeek_log::ssl::row(&f, session.info()), &mut self.io_error);
+                log_write(
+                    &mut logs.ssl,
+                    &zeek_log::ssl::row(&f, session.info()),
+                    &mut self.io_error,
+                );
             }
             if let Some(state) = &mut f.app.dns {
                 state.drain(&mut self.dns_done);
@@ -320,7 +345,12 @@ impl Engine {
         {
             let ts = now.max(f.ts_last);
             let info = session.info();
-            dispatch(&mut self.models, &self.life, &Event::Tls { ts, flow: &f, info }, &mut self.scratch);
+            dispatch(
+                &mut self.models,
+                &self.life,
+                &Event::Tls { ts, flow: &f, info },
+                &mut self.scratch,
+            );
         }
         dispatch(
             &mut self.models,

@@ -59,7 +59,11 @@ pub fn row<'a>(f: &'a Flow, t: &'a TlsInfo) -> Vec<Val<'a>> {
         Val::Str(&t.history),
         // TLS 1.3 hides certificates: Zeek leaves the chain unset then.
         if t.certs.is_empty() { Val::Unset } else { fps(&t.certs) },
-        if t.certs.is_empty() { Val::Unset } else { fps(&t.client_certs) },
+        if t.certs.is_empty() {
+            Val::Unset
+        } else {
+            fps(&t.client_certs)
+        },
         t.sni_matches_cert().map_or(Val::Unset, Val::Bool),
         leaf.map_or(Val::Unset, |c| Val::Str(&c.subject)),
         leaf.map_or(Val::Unset, |c| Val::Str(&c.issuer)),

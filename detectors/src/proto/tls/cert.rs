@@ -70,7 +70,10 @@ pub struct CertInfo {
 impl CertInfo {
     /// Describes one DER certificate; never fails (see `parsed`).
     pub fn from_der(der: &[u8]) -> CertInfo {
-        let mut info = CertInfo { sha256: hex_lower(&Sha256::digest(der)), ..CertInfo::default() };
+        let mut info = CertInfo {
+            sha256: hex_lower(&Sha256::digest(der)),
+            ..CertInfo::default()
+        };
         if let Ok((_, cert)) = X509Certificate::from_der(der) {
             info.fill(&cert);
         }
@@ -89,7 +92,11 @@ impl CertInfo {
         self.sig_alg = openssl_long_name(&cert.signature_algorithm.algorithm.to_id_string());
         self.fill_key(cert);
         self.common_name = cert.subject().iter_common_name().last().map(|cn| attribute_text(cn));
-        self.has_san = cert.get_extension_unique(&OID_X509_EXT_SUBJECT_ALT_NAME).ok().flatten().is_some();
+        self.has_san = cert
+            .get_extension_unique(&OID_X509_EXT_SUBJECT_ALT_NAME)
+            .ok()
+            .flatten()
+            .is_some();
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for name in &san.value.general_names {
                 match name {
@@ -133,7 +140,11 @@ impl CertInfo {
             Ok(PublicKey::DSA(_)) => {
                 self.key_type = Some("dsa");
                 // OpenSSL reports the bits of the prime p, the first INTEGER of the parameters.
-                let p = spki.algorithm.parameters.as_ref().and_then(|params| dsa_prime(params.data));
+                let p = spki
+                    .algorithm
+                    .parameters
+                    .as_ref()
+                    .and_then(|params| dsa_prime(params.data));
                 self.key_length = p.map(bit_length);
             }
             _ => {}
@@ -335,8 +346,14 @@ fn attribute_short_name(oid: &str) -> Option<&'static str> {
 fn string_chars(tag: u32, data: &[u8]) -> Option<Vec<u32>> {
     let chars = match tag {
         12 | 18..=27 => data.iter().map(|b| u32::from(*b)).collect(),
-        28 => data.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        30 => data.chunks_exact(2).map(|c| u32::from(u16::from_be_bytes([c[0], c[1]]))).collect(),
+        28 => data
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        30 => data
+            .chunks_exact(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .collect(),
         _ => return None,
     };
     Some(chars)
@@ -370,7 +387,7 @@ fn push_escaped(out: &mut String, tag: u32, chars: &[u32]) {
                 }
                 b' ' if first_pos || last_pos => out.push_str("\\ "),
                 b'#' if first_pos => out.push_str("\\#"),
-                b if b < 0x20 || b >= 0x7f => {
+                b if !(0x20..0x7f).contains(&b) => {
                     let _ = write!(out, "\\{b:02X}");
                 }
                 b => out.push(b as char),
@@ -457,11 +474,15 @@ pub fn hostname_matches(hostname: &str, certname: &str) -> bool {
         return true;
     }
     let Some(wild) = certname.find('*') else { return false };
-    let Some(first_dot) = certname.find('.') else { return false };
+    let Some(first_dot) = certname.find('.') else {
+        return false;
+    };
     if !certname[first_dot + 1..].contains('.') || wild + 1 != first_dot {
         return false;
     }
-    let Some(host_dot) = hostname.find('.') else { return false };
+    let Some(host_dot) = hostname.find('.') else {
+        return false;
+    };
     if hostname[host_dot..] != certname[first_dot..] {
         return false;
     }
@@ -473,7 +494,9 @@ pub fn cert_matches_host(cert: &CertInfo, hostname: &str) -> bool {
     if cert.has_san {
         cert.san_dns.iter().any(|name| hostname_matches(hostname, name))
     } else {
-        cert.common_name.as_deref().is_some_and(|cn| hostname_matches(hostname, cn))
+        cert.common_name
+            .as_deref()
+            .is_some_and(|cn| hostname_matches(hostname, cn))
     }
 }
 

@@ -119,8 +119,18 @@ pub(super) fn ja4(ch: &ClientHello) -> String {
     let not_grease = |v: &&u16| !is_grease(**v);
     let mut ciphers: Vec<u16> = ch.ciphers.iter().filter(not_grease).copied().collect();
     let extensions: Vec<u16> = ch.extensions.iter().filter(not_grease).copied().collect();
-    let version = ch.supported_versions.iter().filter(not_grease).max().copied().unwrap_or(ch.version);
-    let sni = if extensions.contains(&EXT_SERVER_NAME) { 'd' } else { 'i' };
+    let version = ch
+        .supported_versions
+        .iter()
+        .filter(not_grease)
+        .max()
+        .copied()
+        .unwrap_or(ch.version);
+    let sni = if extensions.contains(&EXT_SERVER_NAME) {
+        'd'
+    } else {
+        'i'
+    };
     let a = format!(
         "t{}{sni}{:02}{:02}{}",
         ja4_version(version),
@@ -134,7 +144,10 @@ pub(super) fn ja4(ch: &ClientHello) -> String {
 
     // SNI and ALPN are already in part a; leaving them out keeps part c stable across
     // destinations and protocols of the same client.
-    let mut sorted: Vec<u16> = extensions.into_iter().filter(|e| *e != EXT_SERVER_NAME && *e != EXT_ALPN).collect();
+    let mut sorted: Vec<u16> = extensions
+        .into_iter()
+        .filter(|e| *e != EXT_SERVER_NAME && *e != EXT_ALPN)
+        .collect();
     sorted.sort_unstable();
     let c = if sorted.is_empty() {
         ja4_hash("")
@@ -161,9 +174,13 @@ mod tests {
     /// The worked example of FoxIO's JA4.md, with GREASE sprinkled in that must not matter.
     fn spec_example() -> ClientHello {
         let mut ciphers = vec![0x0a0a];
-        ciphers.extend(hexes("1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035"));
+        ciphers.extend(hexes(
+            "1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035",
+        ));
         let mut extensions = vec![0x1a1a];
-        extensions.extend(hexes("001b,0000,0033,0010,4469,0017,002d,000d,0005,0023,0012,002b,ff01,000b,000a,0015"));
+        extensions.extend(hexes(
+            "001b,0000,0033,0010,4469,0017,002d,000d,0005,0023,0012,002b,ff01,000b,000a,0015",
+        ));
         extensions.push(0xfafa);
         ClientHello {
             version: 0x0303,
@@ -189,7 +206,10 @@ mod tests {
 
     #[test]
     fn ja4_edge_cases() {
-        let mut ch = ClientHello { version: 0x0301, ..ClientHello::default() };
+        let mut ch = ClientHello {
+            version: 0x0301,
+            ..ClientHello::default()
+        };
         assert_eq!(ja4(&ch), "t10i000000_000000000000_000000000000");
         ch.alpn = vec![vec![0x30, 0xab]];
         assert!(ja4(&ch).starts_with("t10i00003b_"));
@@ -225,8 +245,11 @@ mod tests {
     fn chrome_published_fingerprints() {
         let ch = ClientHello {
             version: 0x0303,
-            ciphers: [vec![0x5a5a], hexes("1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035")]
-                .concat(),
+            ciphers: [
+                vec![0x5a5a],
+                hexes("1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035"),
+            ]
+            .concat(),
             extensions: [
                 vec![0x8a8a],
                 hexes("002d,0033,0010,fe0d,0017,44cd,0000,000b,000a,002b,ff01,0023,0012,0005,000d,001b"),

@@ -205,7 +205,11 @@ pub(super) fn server_key_exchange_curve(cipher: Option<u16>, body: &[u8]) -> Opt
     let suite = TlsCipherSuite::from_id(cipher?)?;
     let ecdh = matches!(suite.kx, TlsCipherKx::Ecdhe | TlsCipherKx::Ecdh | TlsCipherKx::Aecdh);
     // ECCurveType 3 = named_curve (RFC 8422 §5.4).
-    if ecdh && body.first() == Some(&3) { u16_at(body, 1) } else { None }
+    if ecdh && body.first() == Some(&3) {
+        u16_at(body, 1)
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -138,13 +138,19 @@ impl State {
 
     fn letter(&mut self, from_client: bool, letter: char) {
         if self.info.history.len() < MAX_HISTORY {
-            let l = if from_client { letter.to_ascii_uppercase() } else { letter };
+            let l = if from_client {
+                letter.to_ascii_uppercase()
+            } else {
+                letter
+            };
             self.info.history.push(l);
         }
     }
 
     fn client_hello(&mut self, body: &[u8]) -> bool {
-        let Some(ch) = hello::parse_client_hello(body) else { return false };
+        let Some(ch) = hello::parse_client_hello(body) else {
+            return false;
+        };
         self.client_hello = true;
         if ch.server_name.is_some() {
             self.info.server_name = ch.server_name.clone();
@@ -167,7 +173,9 @@ impl State {
     }
 
     fn server_hello(&mut self, body: &[u8]) -> bool {
-        let Some(sh) = hello::parse_server_hello(body) else { return false };
+        let Some(sh) = hello::parse_server_hello(body) else {
+            return false;
+        };
         self.server_hello = true;
         self.letter(false, if sh.retry_request { 'j' } else { 's' });
         match sh.selected_version {
@@ -199,7 +207,11 @@ impl State {
         let Ok((_, TlsMessageHandshake::Certificate(msg))) = parse_tls_handshake_msg_certificate(body) else {
             return false;
         };
-        let chain = if from_client { &mut self.info.client_certs } else { &mut self.info.certs };
+        let chain = if from_client {
+            &mut self.info.client_certs
+        } else {
+            &mut self.info.certs
+        };
         for raw in msg.cert_chain.iter().take(MAX_CERTS.saturating_sub(chain.len())) {
             chain.push(CertInfo::from_der(raw.data));
         }
@@ -219,7 +231,11 @@ struct Side<'a> {
 
 impl Side<'_> {
     fn encrypted(&mut self) -> &mut bool {
-        if self.from_client { &mut self.state.client_encrypted } else { &mut self.state.server_encrypted }
+        if self.from_client {
+            &mut self.state.client_encrypted
+        } else {
+            &mut self.state.server_encrypted
+        }
     }
 }
 
@@ -352,8 +368,15 @@ impl TlsSession {
         if self.state.done {
             return;
         }
-        let dir = if from_client { &mut self.client } else { &mut self.server };
-        let mut side = Side { state: &mut self.state, from_client };
+        let dir = if from_client {
+            &mut self.client
+        } else {
+            &mut self.server
+        };
+        let mut side = Side {
+            state: &mut self.state,
+            from_client,
+        };
         dir.feed(from_client, seq, captured, wire_len, &mut side);
         if self.state.done {
             // Drop the buffers now: the flow may live on for hours.

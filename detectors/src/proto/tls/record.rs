@@ -104,7 +104,6 @@ impl Handshakes {
                 }
                 self.left = u32::from_be_bytes([0, self.header[1], self.header[2], self.header[3]]);
                 self.damaged = self.left > MAX_HANDSHAKE;
-                self.buf.clear();
                 if self.left == 0 {
                     self.finish(None, sink);
                     continue;
@@ -141,10 +140,9 @@ impl Handshakes {
         self.damaged = true;
         self.buf = Vec::new();
         self.left -= n;
-        // A message whose tail is missing completes when the following bytes arrive (or never);
-        // a zero `left` here is completed by the caller through `complete_after_hole`.
     }
 
+    /// Reports the current message if a hole took its last bytes.
     fn complete_after_hole(&mut self, sink: &mut dyn Sink) {
         if !self.lost && self.header_len == 4 && self.left == 0 {
             self.finish(None, sink);
@@ -158,10 +156,10 @@ impl Handshakes {
         } else if let Some(body) = body {
             sink.handshake(typ, Some(body));
         } else {
+            // Dropped rather than kept for reuse: thousands of flows mid-handshake must not each
+            // hold on to a certificate-sized buffer.
             let buf = std::mem::take(&mut self.buf);
             sink.handshake(typ, Some(&buf));
-            self.buf = buf;
-            self.buf.clear();
         }
         self.header_len = 0;
         self.damaged = false;
@@ -187,7 +185,9 @@ pub struct TlsDirection {
 /// Could a TLS stream start here? Checked on segment starts only: a STARTTLS upgrade starts TLS
 /// in a fresh segment because each side waits for the other's plaintext "go ahead".
 fn plausible_start(from_client: bool, b: &[u8]) -> bool {
-    let [typ, major, minor, len_hi, len_lo, first, ..] = *b else { return false };
+    let [typ, major, minor, len_hi, len_lo, first, ..] = *b else {
+        return false;
+    };
     let len = u16::from_be_bytes([len_hi, len_lo]);
     if major != 3 || minor > 4 || len == 0 || len > MAX_RECORD {
         return false;
@@ -439,7 +439,16 @@ mod tests {
         let mut dir = TlsDirection::default();
         let mut log = Log::default();
         // The first segment carries 6 bytes (enough to be recognised), the second 1, the rest.
-        feed_all(&mut dir, true, &[(100, &rec[..6], 6), (106, &rec[6..7], 1), (107, &rec[7..], rec.len() as u32 - 7)], &mut log);
+        feed_all(
+            &mut dir,
+            true,
+            &[
+                (100, &rec[..6], 6),
+                (106, &rec[6..7], 1),
+                (107, &rec[7..], rec.len() as u32 - 7),
+            ],
+            &mut log,
+        );
         assert_eq!(log.events, ["rec 22 11", "hs 1 [7, 7, 7]", "hs 14 []"]);
         assert!(dir.in_tls());
     }
@@ -460,7 +469,17 @@ mod tests {
         dir.feed(false, 1, &all, all.len() as u32, &mut log);
         assert_eq!(
             log.events,
-            ["rec 22 5", "hs 2 [9]", "rec 22 3", "rec 22 6", "hs 11 [1, 2, 3, 4, 5]", "rec 21 2", "alert 2 40", "rec 20 1", "ccs"]
+            [
+                "rec 22 5",
+                "hs 2 [9]",
+                "rec 22 3",
+                "rec 22 6",
+                "hs 11 [1, 2, 3, 4, 5]",
+                "rec 21 2",
+                "alert 2 40",
+                "rec 20 1",
+                "ccs"
+            ]
         );
     }
 
@@ -469,7 +488,17 @@ mod tests {
         let rec = record(22, &handshake(1, &[1, 2, 3, 4]));
         let mut dir = TlsDirection::default();
         let mut log = Log::default();
-        feed_all(&mut dir, true, &[(0, &rec[..6], 6), (0, &rec[..6], 6), (3, &rec[3..9], 6), (9, &rec[9..], rec.len() as u32 - 9)], &mut log);
+        feed_all(
+            &mut dir,
+            true,
+            &[
+                (0, &rec[..6], 6),
+                (0, &rec[..6], 6),
+                (3, &rec[3..9], 6),
+                (9, &rec[9..], rec.len() as u32 - 9),
+            ],
+            &mut log,
+        );
         assert_eq!(log.events, ["rec 22 8", "hs 1 [1, 2, 3, 4]"]);
     }
 
@@ -480,7 +509,12 @@ mod tests {
         let mut dir = TlsDirection::default();
         let mut log = Log::default();
         // First segment captured only 12 of its 25 bytes; the next segment is whole.
-        feed_all(&mut dir, false, &[(0, &stream[..12], 29), (29, &stream[29..], stream.len() as u32 - 29)], &mut log);
+        feed_all(
+            &mut dir,
+            false,
+            &[(0, &stream[..12], 29), (29, &stream[29..], stream.len() as u32 - 29)],
+            &mut log,
+        );
         assert_eq!(log.events, ["rec 22 24", "hs 2 damaged", "rec 22 4", "hs 14 []"]);
         assert!(dir.in_tls());
     }
@@ -492,7 +526,12 @@ mod tests {
         let mut dir = TlsDirection::default();
         let mut log = Log::default();
         // A gap swallows the second record header.
-        feed_all(&mut dir, true, &[(0, &stream[..13], 13), (15, &stream[15..], stream.len() as u32 - 15)], &mut log);
+        feed_all(
+            &mut dir,
+            true,
+            &[(0, &stream[..13], 13), (15, &stream[15..], stream.len() as u32 - 15)],
+            &mut log,
+        );
         assert_eq!(log.events, ["rec 22 8", "hs 1 [5, 5, 5, 5]"]);
         assert!(dir.gave_up() && dir.stopped());
     }
@@ -514,7 +553,12 @@ mod tests {
         let hello = record(22, &handshake(1, &[1, 2]));
         let mut dir = TlsDirection::default();
         let mut log = Log::default();
-        feed_all(&mut dir, true, &[(0, b"STARTTLS\r\n", 10), (10, &hello, hello.len() as u32)], &mut log);
+        feed_all(
+            &mut dir,
+            true,
+            &[(0, b"STARTTLS\r\n", 10), (10, &hello, hello.len() as u32)],
+            &mut log,
+        );
         assert_eq!(log.events, ["rec 22 6", "hs 1 [1, 2]"]);
     }
 
@@ -555,7 +599,10 @@ mod tests {
         let mut stream = record(22, &handshake(1, &[1]));
         stream.extend(record(22, &handshake(16, &[1])));
         let mut dir = TlsDirection::default();
-        let mut log = Log { stop_after: Some(2), ..Log::default() };
+        let mut log = Log {
+            stop_after: Some(2),
+            ..Log::default()
+        };
         dir.feed(true, 0, &stream, stream.len() as u32, &mut log);
         assert_eq!(log.events.len(), 2);
         assert!(dir.stopped() && !dir.gave_up());
