@@ -215,15 +215,12 @@ impl Engine {
                 && let Some(t) = p.tcp
             {
                 let conn = flow.app.http.get_or_insert_with(Default::default);
-                conn.feed(
-                    p.ts,
-                    update.from_orig,
-                    t.seq,
-                    p.payload,
-                    p.payload_len,
-                    requests,
-                    http_done,
-                );
+                let segment = http::Segment {
+                    seq: t.seq,
+                    captured: p.payload,
+                    wire_len: p.payload_len,
+                };
+                conn.feed(p.ts, update.from_orig, segment, requests, http_done);
                 if conn.not_http {
                     flow.app.http = None;
                     flow.app.http_off = true;

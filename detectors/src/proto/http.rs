@@ -285,6 +285,14 @@ impl HttpStream {
     }
 }
 
+/// One TCP segment's payload: sequence number, captured bytes and length on the wire.
+#[derive(Clone, Copy, Debug)]
+pub struct Segment<'a> {
+    pub seq: u32,
+    pub captured: &'a [u8],
+    pub wire_len: u32,
+}
+
 /// Both directions of an HTTP connection and the transactions in flight.
 #[derive(Clone, Debug, Default)]
 pub struct HttpConn {
@@ -306,12 +314,11 @@ impl HttpConn {
         &mut self,
         ts: u64,
         from_orig: bool,
-        seq: u32,
-        captured: &[u8],
-        wire_len: u32,
+        segment: Segment<'_>,
         requests: &mut Vec<Request>,
         done: &mut Vec<Transaction>,
     ) {
+        let Segment { seq, captured, wire_len } = segment;
         if self.not_http {
             return;
         }
@@ -565,15 +572,12 @@ mod tests {
         let (mut seq_o, mut seq_r) = (100u32, 9000u32);
         for (i, (from_orig, data)) in segments.iter().enumerate() {
             let seq = if *from_orig { &mut seq_o } else { &mut seq_r };
-            conn.feed(
-                i as u64,
-                *from_orig,
-                *seq,
-                data,
-                data.len() as u32,
-                &mut reqs,
-                &mut done,
-            );
+            let segment = Segment {
+                seq: *seq,
+                captured: data,
+                wire_len: data.len() as u32,
+            };
+            conn.feed(i as u64, *from_orig, segment, &mut reqs, &mut done);
             *seq = seq.wrapping_add(data.len() as u32);
         }
         (reqs, done)
