@@ -6,7 +6,8 @@
 pub mod community_id;
 mod tcp;
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::IpAddr;
 
 pub use community_id::community_id;
@@ -44,6 +45,17 @@ struct Key {
 }
 
 impl Key {
+    fn of_flow(id: &FlowId) -> Key {
+        let a = (id.orig, id.orig_port);
+        let b = (id.resp, id.resp_port);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        Key {
+            lo,
+            hi,
+            proto: id.proto,
+        }
+    }
+
     fn of(p: &Packet<'_>) -> Key {
         let a = (p.src, p.src_port);
         let b = (p.dst, p.dst_port);
@@ -75,6 +87,8 @@ pub struct DirStats {
 #[derive(Clone, Debug)]
 pub struct Flow {
     pub id: FlowId,
+    /// Creation counter: tells a flow from a later one that reused its table slot.
+    serial: u64,
     /// Zeek-style unique id (`C` + base62), derived from a counter: reproducible per capture.
     pub uid: String,
     pub community_id: String,
@@ -176,6 +190,9 @@ pub struct Timeouts {
     pub other: u64,
     /// How long a closed TCP flow lingers for stray packets.
     pub closed: u64,
+    /// Most flows held at once: beyond it the longest-idle flows are ended early, so memory
+    /// stays bounded whatever the capture (a scan can open millions of flows in minutes).
+    pub max_flows: usize,
 }
 
 impl Default for Timeouts {
@@ -186,6 +203,7 @@ impl Default for Timeouts {
             udp: 60 * S,
             other: 60 * S,
             closed: 5 * S,
+            max_flows: 200_000,
         }
     }
 }
@@ -196,7 +214,10 @@ pub struct FlowTable {
     free: Vec<usize>,
     next_uid: u64,
     timeouts: Timeouts,
-    last_sweep: u64,
+    /// Candidate expiry times, earliest first: (deadline, serial, slot). Entries go stale when
+    /// the flow sees more packets; they are re-queued when popped, so each flow is looked at
+    /// about once per timeout instead of at every sweep.
+    deadlines: BinaryHeap<Reverse<(u64, u64, usize)>>,
 }
 
 impl FlowTable {
@@ -207,7 +228,7 @@ impl FlowTable {
             free: Vec::new(),
             next_uid: 1,
             timeouts,
-            last_sweep: 0,
+            deadlines: BinaryHeap::new(),
         }
     }
 
@@ -264,6 +285,7 @@ impl FlowTable {
         };
         let flow = Flow {
             id,
+            serial: self.next_uid,
             uid: uid(self.next_uid),
             community_id: community_id(0, p.proto, orig, orig_port, resp, resp_port),
             ts_first: p.ts,
@@ -282,6 +304,8 @@ impl FlowTable {
             self.slab.push(None);
             self.slab.len() - 1
         });
+        let deadline = p.ts.saturating_add(self.idle_limit(&flow));
+        self.deadlines.push(Reverse((deadline, flow.serial, idx)));
         self.slab[idx] = Some(flow);
         self.map.insert(key, idx);
         self.account(idx, p, !flipped);
@@ -293,6 +317,8 @@ impl FlowTable {
     }
 
     fn account(&mut self, idx: usize, p: &Packet<'_>, from_orig: bool) {
+        let closed_before = self.slab[idx].as_ref().is_some_and(Flow::closed);
+        let closed_limit = self.timeouts.closed;
         let f = self.slab[idx].as_mut().expect("live flow");
         // As Zeek: once both sides have closed, stray packets (the last ACK) still count but no
         // longer extend the duration.
@@ -321,6 +347,11 @@ impl FlowTable {
                 f.add_history(if from_orig { 'D' } else { 'd' });
             }
         }
+        if !closed_before && f.closed() {
+            // A closed connection lingers only briefly: queue its earlier deadline.
+            let entry = (f.ts_last.saturating_add(closed_limit), f.serial, idx);
+            self.deadlines.push(Reverse(entry));
+        }
     }
 
     fn remove(&mut self, idx: usize, key: Key) -> Flow {
@@ -329,39 +360,45 @@ impl FlowTable {
         self.slab[idx].take().expect("live flow")
     }
 
-    /// Ends flows idle past their timeout at capture time `now` (checked at most once per
-    /// second of capture time).
-    pub fn expire(&mut self, now: u64, ended: &mut impl FnMut(Flow)) {
-        if now < self.last_sweep.saturating_add(1_000_000_000) {
-            return;
+    fn idle_limit(&self, f: &Flow) -> u64 {
+        let t = &self.timeouts;
+        if f.closed() {
+            t.closed
+        } else {
+            match f.id.proto {
+                6 => t.tcp,
+                17 => t.udp,
+                _ => t.other,
+            }
         }
-        self.last_sweep = now;
-        let t = self.timeouts;
-        let mut dead: Vec<(Key, usize)> = self
-            .map
-            .iter()
-            .filter(|&(_, &i)| {
-                let f = self.slab[i].as_ref().expect("live");
-                let limit = if f.closed() {
-                    t.closed
-                } else {
-                    match f.id.proto {
-                        6 => t.tcp,
-                        17 => t.udp,
-                        _ => t.other,
-                    }
-                };
-                now.saturating_sub(f.ts_last) > limit
-            })
-            .map(|(k, &i)| (*k, i))
-            .collect();
-        // Deterministic output order: by start time, then uid.
-        dead.sort_by_key(|&(_, i)| {
-            let f = self.slab[i].as_ref().expect("live");
-            (f.ts_first, f.uid.len(), f.uid.clone())
-        });
-        for (k, i) in dead {
-            let f = self.remove(i, k);
+    }
+
+    /// Ends flows idle past their timeout at capture time `now`, and the longest-idle ones
+    /// while the table holds more than `max_flows`.
+    pub fn expire(&mut self, now: u64, ended: &mut impl FnMut(Flow)) {
+        while let Some(&Reverse((deadline, serial, idx))) = self.deadlines.peek() {
+            let over_cap = self.map.len() > self.timeouts.max_flows;
+            if deadline > now && !over_cap {
+                break;
+            }
+            self.deadlines.pop();
+            let Some(f) = self.slab[idx].as_ref().filter(|f| f.serial == serial) else {
+                continue; // the flow already ended; its slot may hold another
+            };
+            let due = f.ts_last.saturating_add(self.idle_limit(f));
+            if due > now && !over_cap {
+                // Active since this entry was queued: check again at its new deadline.
+                self.deadlines.push(Reverse((due, serial, idx)));
+                continue;
+            }
+            if due > deadline && over_cap && due > now {
+                // Over the cap, but a stale entry: requeue at the real deadline so the flow
+                // idle longest (earliest real deadline) goes first.
+                self.deadlines.push(Reverse((due, serial, idx)));
+                continue;
+            }
+            let key = Key::of_flow(&f.id);
+            let f = self.remove(idx, key);
             ended(f);
         }
     }
@@ -371,6 +408,7 @@ impl FlowTable {
         let mut all: Vec<Flow> = self.slab.drain(..).flatten().collect();
         self.map.clear();
         self.free.clear();
+        self.deadlines.clear();
         all.sort_by_key(|f| (f.ts_first, f.uid.len(), f.uid.clone()));
         for f in all {
             ended(f);
@@ -388,4 +426,62 @@ fn uid(n: u64) -> String {
         x /= 62;
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    fn udp(ts: u64, sport: u16) -> Packet<'static> {
+        Packet {
+            ts,
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+            proto: 17,
+            src_port: sport,
+            dst_port: 53,
+            tcp: None,
+            payload: &[],
+            payload_len: 10,
+            ip_len: 38,
+        }
+    }
+
+    #[test]
+    fn idle_flows_expire_and_active_ones_stay() {
+        let mut t = FlowTable::new(Timeouts::default());
+        let mut ended = Vec::new();
+        t.update(&udp(0, 1000), &mut |f| ended.push(f));
+        t.update(&udp(0, 1001), &mut |f| ended.push(f));
+        t.update(&udp(50 * S, 1001), &mut |f| ended.push(f));
+        t.expire(61 * S, &mut |f| ended.push(f));
+        assert_eq!(ended.iter().map(|f| f.id.orig_port).collect::<Vec<_>>(), vec![1000]);
+        t.expire(109 * S, &mut |f| ended.push(f));
+        assert_eq!(ended.len(), 1, "still active until 50 s + 60 s");
+        t.expire(111 * S, &mut |f| ended.push(f));
+        assert_eq!(ended.len(), 2);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn the_table_never_holds_more_than_max_flows() {
+        let timeouts = Timeouts {
+            max_flows: 10,
+            ..Timeouts::default()
+        };
+        let mut t = FlowTable::new(timeouts);
+        let mut ended = Vec::new();
+        for i in 0..100u16 {
+            t.expire(u64::from(i), &mut |f| ended.push(f));
+            t.update(&udp(u64::from(i), 2000 + i), &mut |f| ended.push(f));
+        }
+        t.expire(100, &mut |f| ended.push(f));
+        assert_eq!(t.len(), 10);
+        assert_eq!(ended.len(), 90);
+        // The longest idle went first.
+        assert_eq!(ended[0].id.orig_port, 2000);
+        assert!(t.map.len() == 10 && t.deadlines.len() >= 10);
+    }
 }
