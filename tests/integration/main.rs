@@ -3,6 +3,7 @@
 mod attacks;
 mod common;
 mod community_id;
+mod decode_paths;
 mod detectors_cli;
 mod determinism;
 mod eval_cli;

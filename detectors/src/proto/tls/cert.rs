@@ -21,6 +21,14 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
+/// Most certificates remembered per thread (cleared when full: bounded memory).
+const CACHE_MAX: usize = 2048;
+
+thread_local! {
+    static CACHE: std::cell::RefCell<foldhash::HashMap<[u8; 32], CertInfo>> =
+        std::cell::RefCell::new(foldhash::HashMap::default());
+}
+
 /// One certificate as Zeek's x509.log describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CertInfo {
@@ -70,13 +78,27 @@ pub struct CertInfo {
 impl CertInfo {
     /// Describes one DER certificate; never fails (see `parsed`).
     pub fn from_der(der: &[u8]) -> CertInfo {
+        let digest: [u8; 32] = Sha256::digest(der).into();
+        // The same few certificates come back in every handshake with a server; parsing and
+        // (for self-issued ones) verifying a signature each time dominated TLS cost. The
+        // digest identifies the DER exactly, so the cache cannot change any result.
+        if let Some(hit) = CACHE.with(|c| c.borrow().get(&digest).cloned()) {
+            return hit;
+        }
         let mut info = CertInfo {
-            sha256: hex_lower(&Sha256::digest(der)),
+            sha256: hex_lower(&digest),
             ..CertInfo::default()
         };
         if let Ok((_, cert)) = X509Certificate::from_der(der) {
             info.fill(&cert);
         }
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= CACHE_MAX {
+                c.clear();
+            }
+            c.insert(digest, info.clone());
+        });
         info
     }
 
@@ -231,9 +253,11 @@ fn der_length(b: &[u8]) -> Option<(usize, usize)> {
 }
 
 fn hex_lower(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
     }
     out
 }

@@ -2,7 +2,6 @@
 //! (FoxIO, `technical_details/JA4.md`). GREASE values (RFC 8701, `0x?a?a`) are ignored
 //! everywhere, as both specifications require.
 
-use std::fmt::Write;
 
 use md5::{Digest, Md5};
 use sha2::Sha256;
@@ -15,13 +14,33 @@ pub(crate) fn is_grease(v: u16) -> bool {
     hi == lo && lo & 0x0f == 0x0a
 }
 
-fn join_decimal<T: std::fmt::Display>(values: impl Iterator<Item = T>) -> String {
-    let mut out = String::new();
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Decimal without `fmt` machinery: this runs for every ClientHello in the capture.
+fn push_decimal(out: &mut String, v: u16) {
+    let mut digits = [0u8; 5];
+    let mut n = v;
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+fn join_decimal(values: impl Iterator<Item = u16>) -> String {
+    let mut out = String::with_capacity(64);
     for (i, v) in values.enumerate() {
         if i > 0 {
             out.push('-');
         }
-        let _ = write!(out, "{v}");
+        push_decimal(&mut out, v);
     }
     out
 }
@@ -29,7 +48,8 @@ fn join_decimal<T: std::fmt::Display>(values: impl Iterator<Item = T>) -> String
 fn hex_digest(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(out, "{b:02x}");
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
     }
     out
 }
@@ -41,14 +61,18 @@ fn md5_hex(s: &str) -> String {
 /// `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats`.
 pub(super) fn ja3_string(ch: &ClientHello) -> String {
     let keep = |v: &&u16| !is_grease(**v);
-    format!(
-        "{},{},{},{},{}",
-        ch.version,
-        join_decimal(ch.ciphers.iter().filter(keep)),
-        join_decimal(ch.extensions.iter().filter(keep)),
-        join_decimal(ch.groups.iter().filter(keep)),
-        join_decimal(ch.point_formats.iter()),
-    )
+    let mut out = String::with_capacity(256);
+    push_decimal(&mut out, ch.version);
+    for part in [
+        join_decimal(ch.ciphers.iter().filter(keep).copied()),
+        join_decimal(ch.extensions.iter().filter(keep).copied()),
+        join_decimal(ch.groups.iter().filter(keep).copied()),
+        join_decimal(ch.point_formats.iter().map(|&f| u16::from(f))),
+    ] {
+        out.push(',');
+        out.push_str(&part);
+    }
+    out
 }
 
 /// `(ja3 md5 hex, ja3 string)`.
@@ -59,8 +83,13 @@ pub(super) fn ja3(ch: &ClientHello) -> (String, String) {
 
 /// JA3S: md5 of `SSLVersion,Cipher,Extensions`.
 pub(super) fn ja3s(sh: &ServerHello) -> String {
-    let exts = join_decimal(sh.extensions.iter().filter(|v| !is_grease(**v)));
-    md5_hex(&format!("{},{},{}", sh.version, sh.cipher, exts))
+    let mut s = String::with_capacity(64);
+    push_decimal(&mut s, sh.version);
+    s.push(',');
+    push_decimal(&mut s, sh.cipher);
+    s.push(',');
+    s.push_str(&join_decimal(sh.extensions.iter().filter(|v| !is_grease(**v)).copied()));
+    md5_hex(&s)
 }
 
 fn ja4_version(v: u16) -> &'static str {
@@ -109,7 +138,9 @@ fn hex_list(values: &[u16]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, "{v:04x}");
+        for shift in [12, 8, 4, 0] {
+            out.push(HEX[usize::from((v >> shift) & 0x0f)] as char);
+        }
     }
     out
 }

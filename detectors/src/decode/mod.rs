@@ -13,6 +13,8 @@ use pcap_parser::Linktype;
 
 use crate::defrag::{Datagram, FragKey, Fragment};
 
+mod fast;
+
 /// TCP header facts the flow table needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TcpInfo {
@@ -25,7 +27,7 @@ pub struct TcpInfo {
 }
 
 /// A decoded IP packet.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet<'a> {
     pub ts: u64,
     pub src: IpAddr,
@@ -97,7 +99,25 @@ pub fn decode_datagram(ts: u64, d: &Datagram) -> Result<Packet<'_>, Skip> {
     with_transport(p, transport.as_ref(), bytes.len() as u32)
 }
 
+/// Decodes one frame: the common shapes (Ethernet with up to two VLAN tags, or raw IP;
+/// unfragmented IPv4 or IPv6 without extension headers; TCP or UDP) by a direct fast path,
+/// everything else by etherparse's lax slicing. Both give identical results where both apply
+/// (checked by a differential test over real and simulated captures).
 pub fn decode_frame(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Decoded<'_>, Skip> {
+    if let Some(p) = fast::decode(ts, linktype, data) {
+        return Ok(Decoded::Packet(p));
+    }
+    decode_frame_reference(ts, linktype, data)
+}
+
+/// The fast path alone: `None` for the shapes it leaves to the reference path.
+pub fn decode_fast(ts: u64, linktype: Linktype, data: &[u8]) -> Option<Packet<'_>> {
+    fast::decode(ts, linktype, data)
+}
+
+/// The etherparse-only decoder: handles every supported shape; kept callable so the fast path
+/// can be checked against it.
+pub fn decode_frame_reference(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Decoded<'_>, Skip> {
     let sliced = match linktype {
         Linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
         Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => {
