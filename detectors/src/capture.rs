@@ -34,6 +34,8 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Length on the wire (≥ `data.len()` when the capture was truncated by a snap length).
     pub orig_len: u32,
+    /// 1-based number of this packet record in the file.
+    pub record: u64,
 }
 
 struct Interface {
@@ -215,6 +217,7 @@ impl State {
                 let ts = u64::from(b.ts_sec) * 1_000_000_000 + sub * (1_000_000_000 / per_sec);
                 let cap = (b.caplen as usize).min(b.data.len());
                 f(&Frame {
+                    record: self.record,
                     ts,
                     linktype,
                     data: &b.data[..cap],
@@ -245,6 +248,7 @@ impl State {
                 let ns = to_ns(raw, iface.units_per_sec, iface.offset_s);
                 let cap = (epb.caplen as usize).min(epb.data.len());
                 f(&Frame {
+                    record: self.record,
                     ts: ns,
                     linktype: iface.linktype,
                     data: &epb.data[..cap],
@@ -260,6 +264,7 @@ impl State {
                     .ok_or("simple packet before any interface description")?;
                 let cap = (spb.origlen as usize).min(spb.data.len());
                 f(&Frame {
+                    record: self.record,
                     ts: 0,
                     linktype: iface.linktype,
                     data: &spb.data[..cap],

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::alert::Alert;
 use crate::capture::{CaptureError, CaptureReader, Frame};
 use crate::config::Thresholds;
-use crate::decode::{Decoded, Packet, decode_datagram, decode_frame};
+use crate::decode::{Decoded, Packet, Skip, decode_datagram, decode_frame};
 use crate::defrag::Defrag;
 use crate::event::Event;
 use crate::flow::{Flow, FlowTable, Timeouts};
@@ -44,6 +44,11 @@ pub struct Summary {
     pub skipped: u64,
     /// Frames that were IP fragments (reassembled into packets where complete).
     pub fragments: u64,
+    /// Frames captured shorter than they were on the wire (a snap length): normal for
+    /// header-only captures; byte counts still come from the headers.
+    pub snapped: u64,
+    /// Frames that could not be decoded, by Zeek weird name: (count, first record number).
+    pub weirds: BTreeMap<&'static str, (u64, u64)>,
     pub flows: u64,
     pub alerts: BTreeMap<String, u64>,
     pub alerts_path: PathBuf,
@@ -84,6 +89,7 @@ struct Logs {
     http: LogWriter,
     dns: LogWriter,
     ssl: LogWriter,
+    weird: LogWriter,
 }
 
 impl Logs {
@@ -99,11 +105,12 @@ impl Logs {
             http: open(&zeek_log::http::SCHEMA)?,
             dns: open(&zeek_log::dns::SCHEMA)?,
             ssl: open(&zeek_log::ssl::SCHEMA)?,
+            weird: open(&zeek_log::weird::SCHEMA)?,
         })
     }
 
     fn finish(self) -> Result<(), RunError> {
-        for log in [self.conn, self.http, self.dns, self.ssl] {
+        for log in [self.conn, self.http, self.dns, self.ssl, self.weird] {
             let path = log.file().to_owned();
             log.finish().map_err(|source| RunError::Io { path, source })?;
         }
@@ -167,6 +174,7 @@ fn dispatch(models: &mut [Box<dyn Model>], life: &Life, ev: &Event<'_>, out: &mu
 
 impl Engine {
     fn frame(&mut self, frame: &Frame<'_>) {
+        self.summary.snapped += u64::from(frame.data.len() < frame.orig_len as usize);
         match decode_frame(frame.ts, frame.linktype, frame.data) {
             Ok(Decoded::Packet(p)) => self.packet(&p),
             Ok(Decoded::Fragment(f)) => {
@@ -177,7 +185,27 @@ impl Engine {
                     self.packet(&p);
                 }
             }
-            Err(_) => self.summary.skipped += 1,
+            Err(skip) => {
+                self.summary.skipped += 1;
+                let (name, source) = match skip {
+                    Skip::Truncated(name) => (
+                        name,
+                        match name {
+                            "truncated_ethernet_frame" | "truncated_link_header" => "ETHERNET",
+                            "internally_truncated_header" => "TRANSPORT",
+                            _ => "IP",
+                        },
+                    ),
+                    Skip::UnsupportedLinktype(_) => ("unsupported_link_type", "LINK"),
+                    Skip::NotIp | Skip::Fragment => return,
+                };
+                let entry = self.summary.weirds.entry(name).or_insert((0, frame.record));
+                entry.0 += 1;
+                if let Some(logs) = &mut self.logs {
+                    let row = zeek_log::weird::row(frame.ts, name, frame.record, source);
+                    log_write(&mut logs.weird, &row, &mut self.io_error);
+                }
+            }
         }
     }
 

@@ -85,6 +85,18 @@ fn main() -> ExitCode {
             for (model, n) in &summary.alerts {
                 eprintln!("  {model}: {n}");
             }
+            if summary.snapped > 0 {
+                eprintln!(
+                    "note: {} frame(s) were captured shorter than sent (snap length); byte counts come from the headers",
+                    summary.snapped
+                );
+            }
+            for (name, (n, first)) in &summary.weirds {
+                eprintln!(
+                    "warning: {}: {n} frame(s) not decoded: {name} (first at record {first})",
+                    args.capture.display()
+                );
+            }
             match summary.capture_error {
                 Some(e) => {
                     eprintln!("error: {e} (everything before it was processed)");

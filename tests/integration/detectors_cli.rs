@@ -75,13 +75,20 @@ fn zeek_truncated_corpus_never_panics_and_explains() {
     assert!(files.len() >= 10);
     for f in files {
         let out = dir.join(f.file_stem().unwrap());
-        // Must not panic; a damaged file must say where (the CLI's exit codes are tested in
-        // detectors/tests/cli.rs).
+        // Must not panic, and must say what was wrong: a damaged file where (byte offset and
+        // record), a frame that cannot be decoded why (Zeek's weird names), a frame cut by the
+        // snap length that it was (the CLI prints all three; exit codes in detectors/tests/cli.rs).
         match run_lib(&f, &out) {
             Ok(s) => {
-                if let Some(e) = s.capture_error {
+                if let Some(e) = &s.capture_error {
                     assert!(e.to_string().contains("byte offset"), "{e}");
                 }
+                assert!(
+                    s.capture_error.is_some() || !s.weirds.is_empty() || s.snapped > 0,
+                    "{}: nothing reported",
+                    f.display()
+                );
+                eprintln!("{}: weirds {:?}, snapped {}", f.display(), s.weirds, s.snapped);
             }
             Err(e) => assert!(
                 e.to_string().contains(&*f.file_name().unwrap().to_string_lossy()),

@@ -9,6 +9,8 @@ use etherparse::{
     EtherType, Icmpv4Slice, Icmpv6Slice, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice,
     UdpSlice,
 };
+use etherparse::err::Layer;
+use etherparse::err::packet::SliceError;
 use pcap_parser::Linktype;
 
 use crate::defrag::{Datagram, FragKey, Fragment};
@@ -53,8 +55,9 @@ pub enum Skip {
     NotIp,
     /// An IP fragment (only from [`decode`]; [`decode_frame`] returns it for reassembly).
     Fragment,
-    /// The headers themselves are cut or malformed.
-    Truncated,
+    /// The headers themselves are cut or malformed; the reason uses Zeek's weird.log names
+    /// (`truncated_IP`, `invalid_IP_header_size`, `internally_truncated_header`, …).
+    Truncated(&'static str),
     UnsupportedLinktype(i32),
 }
 
@@ -118,25 +121,35 @@ pub fn decode_fast(ts: u64, linktype: Linktype, data: &[u8]) -> Option<Packet<'_
 /// The etherparse-only decoder: handles every supported shape; kept callable so the fast path
 /// can be checked against it.
 pub fn decode_frame_reference(ts: u64, linktype: Linktype, data: &[u8]) -> Result<Decoded<'_>, Skip> {
+    reference(ts, linktype, data, 0)
+}
+
+/// Most nested IP-in-IP tunnels followed.
+const MAX_TUNNEL_DEPTH: u8 = 3;
+
+fn reference(ts: u64, linktype: Linktype, data: &[u8], depth: u8) -> Result<Decoded<'_>, Skip> {
     let sliced = match linktype {
-        Linktype::ETHERNET => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated)?,
-        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => {
-            LaxSlicedPacket::from_ip(data).map_err(|_| Skip::Truncated)?
-        }
+        Linktype::ETHERNET => match mpls_payload(data) {
+            // etherparse has no MPLS: pop the label stack ourselves and slice the IP inside.
+            Some(Ok(inner)) => LaxSlicedPacket::from_ip(inner).map_err(ip_error)?,
+            Some(Err(skip)) => return Err(skip),
+            None => LaxSlicedPacket::from_ethernet(data).map_err(|_| Skip::Truncated("truncated_ethernet_frame"))?,
+        },
+        Linktype::RAW | Linktype::IPV4 | Linktype::IPV6 => LaxSlicedPacket::from_ip(data).map_err(ip_error)?,
         Linktype::LINUX_SLL => {
             // 16-byte cooked header; protocol (an EtherType) in the last two bytes.
-            let proto = data.get(14..16).ok_or(Skip::Truncated)?;
+            let proto = data.get(14..16).ok_or(Skip::Truncated("truncated_link_header"))?;
             LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), &data[16..])
         }
         Linktype::LINUX_SLL2 => {
             // 20-byte cooked header v2; protocol first.
-            let proto = data.get(0..2).ok_or(Skip::Truncated)?;
-            let rest = data.get(20..).ok_or(Skip::Truncated)?;
+            let proto = data.get(0..2).ok_or(Skip::Truncated("truncated_link_header"))?;
+            let rest = data.get(20..).ok_or(Skip::Truncated("truncated_link_header"))?;
             LaxSlicedPacket::from_ether_type(EtherType(u16::from_be_bytes([proto[0], proto[1]])), rest)
         }
         Linktype::NULL | Linktype::LOOP => {
             // BSD loopback: a 4-byte address family, host order for NULL, network for LOOP.
-            let fam = data.get(0..4).ok_or(Skip::Truncated)?;
+            let fam = data.get(0..4).ok_or(Skip::Truncated("truncated_link_header"))?;
             let (le, be) = (
                 u32::from_le_bytes([fam[0], fam[1], fam[2], fam[3]]),
                 u32::from_be_bytes([fam[0], fam[1], fam[2], fam[3]]),
@@ -149,7 +162,7 @@ pub fn decode_frame_reference(ts: u64, linktype: Linktype, data: &[u8]) -> Resul
                 be
             };
             match family {
-                2 | 24 | 28 | 30 => LaxSlicedPacket::from_ip(&data[4..]).map_err(|_| Skip::Truncated)?,
+                2 | 24 | 28 | 30 => LaxSlicedPacket::from_ip(&data[4..]).map_err(ip_error)?,
                 _ => return Err(Skip::NotIp),
             }
         }
@@ -188,7 +201,9 @@ pub fn decode_frame_reference(ts: u64, linktype: Linktype, data: &[u8]) -> Resul
                     Ipv6ExtensionSlice::Fragment(f) => Some(f),
                     _ => None,
                 });
-                let Some(f) = frag else { return Err(Skip::Truncated) };
+                let Some(f) = frag else {
+                    return Err(Skip::Truncated("truncated_IP"));
+                };
                 return Ok(Decoded::Fragment(Fragment {
                     key: FragKey {
                         src,
@@ -211,8 +226,50 @@ pub fn decode_frame_reference(ts: u64, linktype: Linktype, data: &[u8]) -> Resul
                 (plen + 40, plen.saturating_sub(ext)),
             )
         }
-        Some(LaxNetSlice::Arp(_)) | None => return Err(Skip::NotIp),
+        Some(LaxNetSlice::Arp(_)) => return Err(Skip::NotIp),
+        // Slicing stopped at the IP header of a frame that said it carries IP.
+        None => {
+            return Err(match &sliced.stop_err {
+                Some((SliceError::Len(_), _)) => Skip::Truncated("truncated_IP"),
+                Some((SliceError::Ipv4(_) | SliceError::Ipv6(_) | SliceError::Ip(_), _)) => {
+                    Skip::Truncated("invalid_IP_header_size")
+                }
+                Some(_) => Skip::Truncated("truncated_inner_IP"),
+                None => Skip::NotIp,
+            });
+        }
     };
+    // IPv4 (4) or IPv6 (41) inside IP: a tunnel; analyse the inner packet, as Zeek does.
+    if matches!(proto, 4 | 41) {
+        if depth >= MAX_TUNNEL_DEPTH {
+            return Err(Skip::Truncated("exceeded_tunnel_max_depth"));
+        }
+        let inner = match &sliced.net {
+            Some(LaxNetSlice::Ipv4(v4)) => v4.payload().payload,
+            Some(LaxNetSlice::Ipv6(v6)) => v6.payload().payload,
+            _ => &[],
+        };
+        return match reference(ts, Linktype::RAW, inner, depth + 1) {
+            Err(Skip::Truncated("exceeded_tunnel_max_depth")) => Err(Skip::Truncated("exceeded_tunnel_max_depth")),
+            Err(Skip::Truncated(_) | Skip::NotIp) => Err(Skip::Truncated("truncated_inner_IP")),
+            other => other,
+        };
+    }
+    // An IP extension header cut short in a frame that was not cut: the packet lies about its
+    // own lengths.
+    if let Some((_, layer)) = &sliced.stop_err
+        && matches!(
+            layer,
+            Layer::Ipv6ExtHeader
+                | Layer::Ipv6HopByHopHeader
+                | Layer::Ipv6DestOptionsHeader
+                | Layer::Ipv6RouteHeader
+                | Layer::Ipv6FragHeader
+                | Layer::IpAuthHeader
+        )
+    {
+        return Err(Skip::Truncated("internally_truncated_header"));
+    }
     let (ip_len, l4_len) = declared;
     let p = Packet {
         ts,
@@ -227,6 +284,38 @@ pub fn decode_frame_reference(ts: u64, linktype: Linktype, data: &[u8]) -> Resul
         ip_len,
     };
     with_transport(p, sliced.transport.as_ref(), l4_len).map(Decoded::Packet)
+}
+
+/// For an Ethernet frame (optionally VLAN-tagged) carrying MPLS: the bytes after the label
+/// stack. `None` when the frame is not MPLS.
+fn mpls_payload(data: &[u8]) -> Option<Result<&[u8], Skip>> {
+    let ether_type = |at: usize| data.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let mut at = 12;
+    while matches!(ether_type(at)?, 0x8100 | 0x88a8 | 0x9100) {
+        at += 4;
+    }
+    if !matches!(ether_type(at)?, 0x8847 | 0x8848) {
+        return None;
+    }
+    at += 2;
+    // Labels of 4 bytes until the bottom-of-stack bit (bounded: a stack of 16 is already absurd).
+    for _ in 0..16 {
+        let Some(label) = data.get(at..at + 4) else {
+            return Some(Err(Skip::Truncated("truncated_link_header")));
+        };
+        at += 4;
+        if label[2] & 0x01 != 0 {
+            return Some(Ok(&data[at..]));
+        }
+    }
+    Some(Err(Skip::Truncated("invalid_link_header")))
+}
+
+fn ip_error(e: etherparse::err::ip::LaxHeaderSliceError) -> Skip {
+    match e {
+        etherparse::err::ip::LaxHeaderSliceError::Len(_) => Skip::Truncated("truncated_IP"),
+        etherparse::err::ip::LaxHeaderSliceError::Content(_) => Skip::Truncated("invalid_IP_header_size"),
+    }
 }
 
 /// Fills ports, TCP facts and payload from the transport header; `l4_len` is the transport
@@ -270,8 +359,8 @@ fn with_transport<'a>(
         }
         // Transport header cut off or another protocol: a flow by addresses only.
         _ => {
-            if matches!(proto, 6 | 17) {
-                return Err(Skip::Truncated);
+            if matches!(proto, 6 | 17 | 1 | 58) {
+                return Err(Skip::Truncated("internally_truncated_header"));
             }
             p.payload_len = l4_len;
         }

@@ -6,6 +6,7 @@ pub mod conn;
 pub mod dns;
 pub mod http;
 pub mod ssl;
+pub mod weird;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
