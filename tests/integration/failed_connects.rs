@@ -54,24 +54,33 @@ fn refused_and_unanswered_connects_read_as_rej_and_s0() {
     };
     detectors::run(&cap, &dir, &opts).unwrap();
     let log = std::fs::read_to_string(dir.join("conn.log")).unwrap();
-    let rows: Vec<Vec<&str>> = log
+    let fields: Vec<&str> = log
+        .lines()
+        .find_map(|l| l.strip_prefix("#fields\t"))
+        .expect("#fields header")
+        .split('\t')
+        .collect();
+    let rows: Vec<std::collections::HashMap<&str, &str>> = log
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .map(|l| l.split('\t').collect())
+        .map(|l| fields.iter().copied().zip(l.split('\t')).collect())
         .collect();
     let by_port = |p: &str| {
         rows.iter()
-            .find(|r| r[3] == p)
+            .find(|r| r["id.orig_p"] == p)
             .unwrap_or_else(|| panic!("no flow from port {p}:\n{log}"))
     };
-    let rej = by_port("50001");
-    assert_eq!((rej[11], rej[12], rej[13], rej[15]), ("REJ", "Sr", "1", "1"));
-    let s0 = by_port("50002");
+    let get = |r: &std::collections::HashMap<&str, &str>, names: [&str; 4]| names.map(|n| r[n].to_string());
+    let cols = ["conn_state", "history", "orig_pkts", "resp_pkts"];
+    assert_eq!(get(by_port("50001"), cols), ["REJ", "Sr", "1", "1"]);
     assert_eq!(
-        (s0[11], s0[12], s0[13], s0[15]),
-        ("S0", "S", "4", "0"),
+        get(by_port("50002"), cols),
+        ["S0", "S", "4", "0"],
         "one SYN and three retries, no answer"
     );
     let ok = by_port("50003");
-    assert_eq!((ok[11], ok[9], ok[10]), ("SF", "5000", "200"));
+    assert_eq!(
+        get(ok, ["conn_state", "orig_bytes", "resp_bytes", "proto"]),
+        ["SF", "5000", "200", "tcp"]
+    );
 }
