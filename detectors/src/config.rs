@@ -13,6 +13,9 @@ pub const DEFAULT_THRESHOLDS: &str = include_str!("../thresholds.yaml");
 pub struct Thresholds {
     pub http_post_bare_ip: PostBareIp,
     pub rare_external_endpoint: RareEndpoint,
+    // -- timing models --
+    // -- application-layer models --
+    // -- network models --
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -265,6 +265,9 @@ impl Engine {
                         },
                         scratch,
                     );
+                    if let Some(ua) = &request.user_agent {
+                        life.observe_user_agent(p.ts, flow.id.orig, ua);
+                    }
                 }
                 if let Some(logs) = logs {
                     for tx in http_done.drain(..) {
@@ -290,6 +293,9 @@ impl Engine {
                         if let Some(session) = &flow.app.tls {
                             let info = session.info();
                             dispatch(models, life, &Event::Tls { ts: p.ts, flow, info }, scratch);
+                            if let Some(ja4) = &info.ja4 {
+                                life.observe_tls_client(p.ts, flow.id.orig, ja4);
+                            }
                         }
                     }
                 }
@@ -376,6 +382,9 @@ impl Engine {
                 &Event::Tls { ts, flow: &f, info },
                 &mut self.scratch,
             );
+            if let Some(ja4) = &info.ja4 {
+                self.life.observe_tls_client(ts, f.id.orig, ja4);
+            }
         }
         dispatch(
             &mut self.models,
@@ -386,6 +395,8 @@ impl Engine {
             },
             &mut self.scratch,
         );
+        self.life
+            .observe_flow_end(f.ts_first, f.id.orig, f.id.resp, f.orig_bytes());
         self.flush_alerts();
     }
 

@@ -23,6 +23,64 @@ pub struct Prevalence {
 }
 
 const DEVICE_CAP: usize = 64;
+/// Most distinct values remembered per device and kind (user agents, fingerprints, peers…):
+/// a device with more is not one whose "new" values mean anything.
+const HISTORY_CAP: usize = 4096;
+
+/// Running mean and variance (Welford) of a quantity, here log bytes per flow.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Running {
+    pub n: u64,
+    pub mean: f64,
+    m2: f64,
+}
+
+impl Running {
+    pub fn add(&mut self, x: f64) {
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+    }
+
+    /// Sample standard deviation (0 with fewer than two values).
+    pub fn std_dev(&self) -> f64 {
+        if self.n < 2 {
+            0.0
+        } else {
+            (self.m2 / (self.n - 1) as f64).sqrt()
+        }
+    }
+}
+
+/// What one internal device has done so far: the "normal" its own alerts are judged against.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceHistory {
+    pub first_seen: u64,
+    /// HTTP user agents, with the time each was first seen.
+    pub user_agents: HashMap<Arc<str>, u64>,
+    /// TLS client fingerprints (JA4), with first-seen times.
+    pub tls_fingerprints: HashMap<Arc<str>, u64>,
+    /// External peers (either direction), with first-seen times.
+    pub peers: HashMap<IpAddr, u64>,
+    /// Outbound external flows: bytes sent, as ln(1 + bytes).
+    pub bytes_out: Running,
+    /// Outbound external bytes by hour of day (UTC).
+    pub bytes_out_by_hour: [u64; 24],
+    /// Inbound connections from external sources, and when the first one came.
+    pub inbound_flows: u64,
+    pub first_inbound: Option<u64>,
+    /// Distinct external sources that connected in (capped).
+    pub inbound_sources: HashMap<IpAddr, u64>,
+}
+
+impl DeviceHistory {
+    fn remember<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u64>, key: K, ts: u64) {
+        if map.len() < HISTORY_CAP {
+            map.entry(key).or_insert(ts);
+        }
+    }
+}
 
 pub struct Life {
     internal: Vec<Cidr>,
@@ -32,6 +90,7 @@ pub struct Life {
     /// device → address → name it resolved to.
     resolved: HashMap<IpAddr, HashMap<IpAddr, Arc<str>>>,
     endpoints: HashMap<Endpoint, Prevalence>,
+    devices: HashMap<IpAddr, DeviceHistory>,
 }
 
 impl Life {
@@ -42,6 +101,7 @@ impl Life {
             start: None,
             resolved: HashMap::new(),
             endpoints: HashMap::new(),
+            devices: HashMap::new(),
         }
     }
 
@@ -73,6 +133,63 @@ impl Life {
 
     pub fn prevalence(&self, e: &Endpoint) -> Option<&Prevalence> {
         self.endpoints.get(e)
+    }
+
+    /// The device's history, if it has one (it has sent or received any flow).
+    pub fn device(&self, device: IpAddr) -> Option<&DeviceHistory> {
+        self.devices.get(&device)
+    }
+
+    /// Number of distinct internal devices that contacted the endpoint (0 if none).
+    pub fn device_count(&self, e: &Endpoint) -> usize {
+        self.endpoints.get(e).map_or(0, |p| p.devices.len())
+    }
+
+    fn history(&mut self, device: IpAddr, ts: u64) -> &mut DeviceHistory {
+        self.devices.entry(device).or_insert_with(|| DeviceHistory {
+            first_seen: ts,
+            ..DeviceHistory::default()
+        })
+    }
+
+    /// An HTTP request's user agent, after the models saw it.
+    pub fn observe_user_agent(&mut self, ts: u64, device: IpAddr, ua: &str) {
+        if !self.is_internal(device) {
+            return;
+        }
+        let h = self.history(device, ts);
+        if !h.user_agents.contains_key(ua) {
+            DeviceHistory::remember(&mut h.user_agents, Arc::from(ua), ts);
+        }
+    }
+
+    /// A TLS client fingerprint, after the models saw it.
+    pub fn observe_tls_client(&mut self, ts: u64, device: IpAddr, ja4: &str) {
+        if !self.is_internal(device) {
+            return;
+        }
+        let h = self.history(device, ts);
+        if !h.tls_fingerprints.contains_key(ja4) {
+            DeviceHistory::remember(&mut h.tls_fingerprints, Arc::from(ja4), ts);
+        }
+    }
+
+    /// A finished flow: peers, volumes and inbound exposure of the internal side(s).
+    pub fn observe_flow_end(&mut self, ts_start: u64, orig: IpAddr, resp: IpAddr, orig_bytes: u64) {
+        let (oi, ri) = (self.is_internal(orig), self.is_internal(resp));
+        if oi && !ri && !is_special(resp) {
+            let h = self.history(orig, ts_start);
+            DeviceHistory::remember(&mut h.peers, resp, ts_start);
+            h.bytes_out.add((1.0 + orig_bytes as f64).ln());
+            let hour = (ts_start / 3_600_000_000_000 % 24) as usize;
+            h.bytes_out_by_hour[hour] += orig_bytes;
+        } else if ri && !oi && !is_special(orig) {
+            let h = self.history(resp, ts_start);
+            DeviceHistory::remember(&mut h.peers, orig, ts_start);
+            h.inbound_flows += 1;
+            h.first_inbound.get_or_insert(ts_start);
+            DeviceHistory::remember(&mut h.inbound_sources, orig, ts_start);
+        }
     }
 
     pub fn observe_packet(&mut self, ts: u64) {

@@ -6,6 +6,11 @@
 
 mod post_bare_ip;
 mod rare_endpoint;
+// -- timing models --
+// -- application-layer models --
+// -- network models --
+#[cfg(test)]
+pub(crate) mod testkit;
 
 use crate::alert::Alert;
 use crate::config::Thresholds;
@@ -24,6 +29,9 @@ pub fn all(t: &Thresholds) -> Vec<Box<dyn Model>> {
     vec![
         Box::new(post_bare_ip::PostToBareIp::new(&t.http_post_bare_ip)),
         Box::new(rare_endpoint::RareEndpoint::new(&t.rare_external_endpoint)),
+        // -- timing models --
+        // -- application-layer models --
+        // -- network models --
     ]
 }
 
