@@ -16,6 +16,7 @@ pub struct Thresholds {
     // -- timing models --
     // -- application-layer models --
     // -- network models --
+    pub incidents: crate::incidents::Config,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -13,6 +13,7 @@ use crate::decode::{Decoded, Packet, Skip, decode_datagram, decode_frame};
 use crate::defrag::Defrag;
 use crate::event::Event;
 use crate::flow::{Flow, FlowTable, Timeouts};
+use crate::incidents::Correlator;
 use crate::life::Life;
 use crate::models::{self, Model};
 use crate::net::Cidr;
@@ -52,6 +53,9 @@ pub struct Summary {
     pub flows: u64,
     pub alerts: BTreeMap<String, u64>,
     pub alerts_path: PathBuf,
+    /// Incidents raised (incidents.jsonl) and responses decided (responses.jsonl).
+    pub incidents: u64,
+    pub responses: u64,
     /// The capture was damaged after the packets counted above; outputs cover them.
     pub capture_error: Option<CaptureError>,
 }
@@ -72,6 +76,9 @@ struct Engine {
     models: Vec<Box<dyn Model>>,
     alerts: BufWriter<File>,
     alerts_path: PathBuf,
+    correlator: Correlator,
+    incidents: JsonLines,
+    responses: JsonLines,
     logs: Option<Logs>,
     internal: Vec<Cidr>,
     io_error: Option<RunError>,
@@ -81,6 +88,43 @@ struct Engine {
     requests: Vec<http::Request>,
     http_done: Vec<http::Transaction>,
     dns_done: Vec<dns::Transaction>,
+}
+
+/// A JSON-lines output file; the first write error is kept.
+struct JsonLines {
+    out: BufWriter<File>,
+    path: PathBuf,
+}
+
+impl JsonLines {
+    fn create(path: PathBuf) -> Result<Self, RunError> {
+        match File::create(&path) {
+            Ok(f) => Ok(JsonLines {
+                out: BufWriter::new(f),
+                path,
+            }),
+            Err(source) => Err(RunError::Io { path, source }),
+        }
+    }
+
+    fn write(&mut self, value: &impl serde::Serialize, err: &mut Option<RunError>) {
+        let r = serde_json::to_writer(&mut self.out, value)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"));
+        if let Err(source) = r {
+            err.get_or_insert(RunError::Io {
+                path: self.path.clone(),
+                source,
+            });
+        }
+    }
+
+    fn finish(mut self) -> Result<(), RunError> {
+        self.out.flush().map_err(|source| RunError::Io {
+            path: self.path,
+            source,
+        })
+    }
 }
 
 /// The Zeek-format logs being written.
@@ -149,6 +193,9 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
         models: models::all(&opts.thresholds),
         alerts,
         alerts_path: alerts_path.clone(),
+        correlator: Correlator::new(&opts.thresholds.incidents),
+        incidents: JsonLines::create(out_dir.join("incidents.jsonl"))?,
+        responses: JsonLines::create(out_dir.join("responses.jsonl"))?,
         logs,
         internal: opts.internal.clone(),
         io_error: None,
@@ -412,6 +459,14 @@ impl Engine {
                     source: e,
                 });
             }
+            if let Some((incident, responses)) = self.correlator.on_alert(&a) {
+                self.summary.incidents += 1;
+                self.incidents.write(&incident, &mut self.io_error);
+                for r in &responses {
+                    self.summary.responses += 1;
+                    self.responses.write(r, &mut self.io_error);
+                }
+            }
         }
     }
 
@@ -427,6 +482,8 @@ impl Engine {
         }
         let path = self.alerts_path.clone();
         self.alerts.flush().map_err(|source| RunError::Io { path, source })?;
+        self.incidents.finish()?;
+        self.responses.finish()?;
         if let Some(logs) = self.logs {
             logs.finish()?;
         }

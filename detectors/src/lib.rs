@@ -13,6 +13,7 @@ pub mod defrag;
 pub mod engine;
 pub mod event;
 pub mod flow;
+pub mod incidents;
 pub mod life;
 pub mod models;
 pub mod net;

@@ -11,7 +11,8 @@ use detectors::{LogFormat, Options, RunError};
 
 /// Run the behavioural detection models over a pcap or pcapng capture.
 ///
-/// Writes DIR/alerts.jsonl (one JSON alert per line; schema in the README) and, with
+/// Writes DIR/alerts.jsonl (one JSON alert per line; schema in the README), DIR/incidents.jsonl
+/// (correlated incidents), DIR/responses.jsonl (the automatic response each incident triggers) and, with
 /// --zeek-logs, DIR/conn.log, http.log, dns.log and ssl.log in Zeek's TSV layout (or as JSON
 /// lines with --json).
 ///
@@ -85,6 +86,10 @@ fn main() -> ExitCode {
             for (model, n) in &summary.alerts {
                 eprintln!("  {model}: {n}");
             }
+            eprintln!(
+                "{} incident(s) → incidents.jsonl, {} response(s) → responses.jsonl",
+                summary.incidents, summary.responses
+            );
             if summary.snapped > 0 {
                 eprintln!(
                     "note: {} frame(s) were captured shorter than sent (snap length); byte counts come from the headers",
