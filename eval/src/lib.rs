@@ -1,9 +1,15 @@
 //! Simulate, detect and score scenarios; used by the `eval` binary and the integration tests.
 #![forbid(unsafe_code)]
 
+pub mod aggregate;
+pub mod conn_log;
+pub mod incidents;
+pub mod jsonl;
 pub mod report;
+pub mod response;
 pub mod run;
 pub mod score;
+pub mod seeds;
 pub mod truth;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +43,10 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 
 /// Loads and validates every file; returns all scenarios or every error found.
 pub fn load_all(files: &[PathBuf]) -> Result<Vec<LoadedScenario>, Vec<ScenarioError>> {
-    let models = detectors::models::names();
+    let mut models = detectors::models::names();
+    if !models.contains(&incidents::MODEL) {
+        models.push(incidents::MODEL);
+    }
     let mut errors = Vec::new();
     let mut ok = Vec::new();
     for f in files {

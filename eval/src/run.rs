@@ -5,10 +5,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use simulator::scenario::LoadedScenario;
+use simulator::scenario::{LoadedScenario, ResponseExpectation};
 
-use crate::score::{ModelScore, score};
-use crate::truth;
+use crate::response::{self, ResponseScore};
+use crate::score::{ModelScore, score, score_incidents};
+use crate::{conn_log, incidents, truth};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ExpectOutcome {
@@ -27,6 +28,7 @@ pub struct ScenarioResult {
     pub packets: u64,
     pub truth_flows: u64,
     pub models: Vec<ModelScore>,
+    pub response: ResponseScore,
     pub expect: ExpectOutcome,
     /// Where the capture, truth and alerts of this run are.
     #[serde(skip)]
@@ -37,15 +39,22 @@ pub struct ScenarioResult {
 }
 
 pub struct RunOptions {
-    pub seed: Option<u64>,
     pub thresholds: detectors::config::Thresholds,
+    /// Several seeds run: each run goes to `<out>/<scenario>/seed-<n>/` rather than
+    /// `<out>/<scenario>/`.
+    pub seed_folders: bool,
 }
 
-pub fn run(sc: &LoadedScenario, out_root: &Path, opts: &RunOptions) -> Result<ScenarioResult> {
+/// Runs `sc` with `seed` (default: the scenario's own) into a folder of `out_root`.
+pub fn run(sc: &LoadedScenario, seed: Option<u64>, out_root: &Path, opts: &RunOptions) -> Result<ScenarioResult> {
     let started = Instant::now();
     let s = &sc.scenario;
-    let seed = opts.seed.unwrap_or(s.seed);
-    let dir = out_root.join(&sc.name);
+    let seed = seed.unwrap_or(s.seed);
+    let dir = if opts.seed_folders {
+        out_root.join(&sc.name).join(format!("seed-{seed}"))
+    } else {
+        out_root.join(&sc.name)
+    };
     let sim = simulator::simulate(sc, seed, &dir).with_context(|| format!("{}: simulation failed", sc.name))?;
     let internal = s
         .network
@@ -70,12 +79,17 @@ pub fn run(sc: &LoadedScenario, out_root: &Path, opts: &RunOptions) -> Result<Sc
         anyhow::bail!("{}: the simulated capture is damaged: {e}", sc.name);
     }
     let truth = truth::read(&sim.truth)?;
-    let alerts = read_alerts(&summary.alerts_path)?;
+    let alerts: Vec<detectors::alert::Alert> = crate::jsonl::read(&summary.alerts_path)?;
+    let incidents = incidents::read(&dir.join("incidents.jsonl"))?;
+    let responses = response::read(&dir.join("responses.jsonl"))?;
+    let conns = conn_log::read(&dir.join("conn.log"))?;
     let devices = sc.device_count();
     let device_days = f64::from(devices) * s.duration.value.as_secs_f64() / 86_400.0;
     let names = detectors::models::names();
-    let models = score(&truth, &alerts, &names, device_days);
-    let expect = check(sc, &models);
+    let mut models = score(&truth, &alerts, &names, device_days);
+    models.push(score_incidents(&truth, &incidents, device_days));
+    let response = response::replay(&truth, &conns, &responses);
+    let expect = check(sc, &models, &response);
     Ok(ScenarioResult {
         name: sc.name.clone(),
         file: sc.path.display().to_string(),
@@ -86,30 +100,28 @@ pub fn run(sc: &LoadedScenario, out_root: &Path, opts: &RunOptions) -> Result<Sc
         packets: sim.packets,
         truth_flows: sim.truth_flows,
         models,
+        response,
         expect,
         dir,
         elapsed_s: started.elapsed().as_secs_f64(),
     })
 }
 
-fn read_alerts(path: &Path) -> Result<Vec<detectors::alert::Alert>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1)))
-        .collect()
-}
-
 fn fmt_opt(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "n/a".into())
 }
 
-/// Checks the scenario's `expect:` entries against the scores.
-pub fn check(sc: &LoadedScenario, models: &[ModelScore]) -> ExpectOutcome {
+/// Checks the scenario's `expect:` entries against the scores and the response replay.
+pub fn check(sc: &LoadedScenario, models: &[ModelScore], response: &ResponseScore) -> ExpectOutcome {
     let mut failures = Vec::new();
     for e in &sc.scenario.expect {
-        let name = &e.model.value;
+        let e = &e.value;
+        if let Some(r) = &e.response {
+            check_response(&r.value, response, &mut failures);
+        }
+        let Some(name) = e.model.as_ref().map(|m| &m.value) else {
+            continue;
+        };
         let Some(m) = models.iter().find(|m| &m.model == name) else {
             failures.push(format!("{name}: no such model in the results"));
             continue;
@@ -119,6 +131,16 @@ pub fn check(sc: &LoadedScenario, models: &[ModelScore]) -> ExpectOutcome {
         {
             failures.push(format!(
                 "{name}: recall {} < min_recall {min} ({} of {} attacks detected)",
+                fmt_opt(m.recall),
+                m.attacks_detected,
+                sc.scenario.attacks.len()
+            ));
+        }
+        if let Some(max) = e.max_recall
+            && m.recall.is_some_and(|r| r > max)
+        {
+            failures.push(format!(
+                "{name}: recall {} > max_recall {max} ({} of {} attacks detected)",
                 fmt_opt(m.recall),
                 m.attacks_detected,
                 sc.scenario.attacks.len()
@@ -155,5 +177,29 @@ pub fn check(sc: &LoadedScenario, models: &[ModelScore]) -> ExpectOutcome {
     ExpectOutcome {
         passed: failures.is_empty(),
         failures,
+    }
+}
+
+fn check_response(bounds: &ResponseExpectation, r: &ResponseScore, failures: &mut Vec<String>) {
+    if let Some(min) = &bounds.min_prevented_fraction {
+        let min = min.value;
+        match r.prevented_fraction {
+            None => failures.push(format!(
+                "response: no attack bytes, so no prevented fraction (min_prevented_fraction {min})"
+            )),
+            Some(f) if f < min => failures.push(format!(
+                "response: prevented fraction {f:.3} < min_prevented_fraction {min} ({} of {} attack bytes, {} responses)",
+                r.prevented_bytes, r.attack_bytes, r.responses
+            )),
+            Some(_) => {}
+        }
+    }
+    if let Some(max) = bounds.max_benign_connections_blocked
+        && r.benign_connections_blocked > max
+    {
+        failures.push(format!(
+            "response: {} benign connections blocked > max_benign_connections_blocked {max}",
+            r.benign_connections_blocked
+        ));
     }
 }

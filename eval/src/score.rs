@@ -11,6 +11,9 @@
 //!   median and p90 are over detected attacks.
 //!
 //! No point adjustment: an alert counts once, for the attack it matches.
+//!
+//! Incidents are scored as the model `incidents` by the same rules, except that an incident
+//! points at a labelled flow when its `flow` or any of its `flows` does.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -19,6 +22,7 @@ use detectors::alert::Alert;
 use detectors::flow::community_id;
 use serde::Serialize;
 
+use crate::incidents::{self, Incident};
 use crate::truth::Truth;
 
 /// Grace after an attack's last packet during which an alert on its endpoints still counts.
@@ -44,7 +48,7 @@ pub struct ModelScore {
     pub attacks_detected: u64,
 }
 
-fn proto_number(p: &str) -> u8 {
+pub(crate) fn proto_number(p: &str) -> u8 {
     match p {
         "tcp" => 6,
         "udp" => 17,
@@ -93,19 +97,26 @@ impl Matcher {
         }
     }
 
-    /// The attack an alert belongs to, if any.
-    fn attack_of(&self, a: &Alert) -> Option<usize> {
-        if let Some(&i) = self.by_flow.get(&a.flow) {
+    /// The attack a finding belongs to, if any: by one of its flows, else by its device and
+    /// peer within an attack's window.
+    fn attack_of<'f>(
+        &self,
+        ts: f64,
+        device: IpAddr,
+        peer: IpAddr,
+        flows: impl IntoIterator<Item = &'f str>,
+    ) -> Option<usize> {
+        if let Some(i) = flows.into_iter().find_map(|f| self.by_flow.get(f).copied()) {
             return Some(i);
         }
-        self.by_pair.get(&(a.device, a.dst_ip))?.iter().copied().find(|&i| {
+        self.by_pair.get(&(device, peer))?.iter().copied().find(|&i| {
             let (s, e) = self.windows[i];
-            a.ts >= s && a.ts <= e
+            ts >= s && ts <= e
         })
     }
 }
 
-fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
     }
@@ -114,54 +125,77 @@ fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[rank - 1])
 }
 
-/// Scores every model (those in `models`, plus any other that alerted).
+/// Scores every model (those in `models`, plus any other that alerted). Incidents are not
+/// among them: they are scored from `incidents.jsonl` by [`score_incidents`].
 pub fn score(truth: &Truth, alerts: &[Alert], models: &[&str], device_days: f64) -> Vec<ModelScore> {
     let m = Matcher::new(truth);
-    let mut by_model: BTreeMap<&str, Vec<&Alert>> = models.iter().map(|n| (*n, Vec::new())).collect();
-    for a in alerts {
-        by_model.entry(a.model.as_str()).or_default().push(a);
+    let mut by_model: BTreeMap<&str, Vec<(f64, Option<usize>)>> = models
+        .iter()
+        .filter(|n| **n != incidents::MODEL)
+        .map(|n| (*n, Vec::new()))
+        .collect();
+    for a in alerts.iter().filter(|a| a.model != incidents::MODEL) {
+        let attack = m.attack_of(a.ts, a.device, a.dst_ip, [a.flow.as_str()]);
+        by_model.entry(a.model.as_str()).or_default().push((a.ts, attack));
     }
-    let n_attacks = truth.attacks.len();
     by_model
         .into_iter()
-        .map(|(model, alerts)| {
-            let mut first: HashMap<usize, f64> = HashMap::new();
-            let mut true_alerts = 0u64;
-            for a in &alerts {
-                if let Some(i) = m.attack_of(a) {
-                    true_alerts += 1;
-                    let e = first.entry(i).or_insert(a.ts);
-                    *e = e.min(a.ts);
-                }
-            }
-            let detected: HashSet<usize> = first.keys().copied().collect();
-            let mut ttd: Vec<f64> = first
-                .iter()
-                .map(|(&i, &t)| (t - truth.attacks[i].ts_start).max(0.0))
-                .collect();
-            ttd.sort_by(f64::total_cmp);
-            let n = alerts.len() as u64;
-            let false_alerts = n - true_alerts;
-            ModelScore {
-                model: model.to_string(),
-                alerts: n,
-                true_alerts,
-                false_alerts,
-                precision: (n > 0).then(|| true_alerts as f64 / n as f64),
-                recall: (n_attacks > 0).then(|| detected.len() as f64 / n_attacks as f64),
-                false_alerts_per_device_day: if device_days > 0.0 {
-                    false_alerts as f64 / device_days
-                } else {
-                    0.0
-                },
-                time_to_detect_s: TimeToDetect {
-                    median: quantile(&ttd, 0.5),
-                    p90: quantile(&ttd, 0.9),
-                },
-                attacks_detected: detected.len() as u64,
-            }
-        })
+        .map(|(model, judged)| model_score(model, &judged, truth, device_days))
         .collect()
+}
+
+/// Scores incidents as the model `incidents`.
+pub fn score_incidents(truth: &Truth, incidents: &[Incident], device_days: f64) -> ModelScore {
+    let m = Matcher::new(truth);
+    let judged: Vec<(f64, Option<usize>)> = incidents
+        .iter()
+        .map(|i| {
+            let a = &i.alert;
+            let flows = std::iter::once(a.flow.as_str()).chain(i.flows.iter().map(String::as_str));
+            (a.ts, m.attack_of(a.ts, a.device, a.dst_ip, flows))
+        })
+        .collect();
+    model_score(incidents::MODEL, &judged, truth, device_days)
+}
+
+/// One model's scores from its findings: (time, attack it belongs to).
+fn model_score(model: &str, judged: &[(f64, Option<usize>)], truth: &Truth, device_days: f64) -> ModelScore {
+    let mut first: HashMap<usize, f64> = HashMap::new();
+    let mut true_alerts = 0u64;
+    for &(ts, attack) in judged {
+        if let Some(i) = attack {
+            true_alerts += 1;
+            let e = first.entry(i).or_insert(ts);
+            *e = e.min(ts);
+        }
+    }
+    let detected: HashSet<usize> = first.keys().copied().collect();
+    let mut ttd: Vec<f64> = first
+        .iter()
+        .map(|(&i, &t)| (t - truth.attacks[i].ts_start).max(0.0))
+        .collect();
+    ttd.sort_by(f64::total_cmp);
+    let n = judged.len() as u64;
+    let false_alerts = n - true_alerts;
+    let n_attacks = truth.attacks.len();
+    ModelScore {
+        model: model.to_string(),
+        alerts: n,
+        true_alerts,
+        false_alerts,
+        precision: (n > 0).then(|| true_alerts as f64 / n as f64),
+        recall: (n_attacks > 0).then(|| detected.len() as f64 / n_attacks as f64),
+        false_alerts_per_device_day: if device_days > 0.0 {
+            false_alerts as f64 / device_days
+        } else {
+            0.0
+        },
+        time_to_detect_s: TimeToDetect {
+            median: quantile(&ttd, 0.5),
+            p90: quantile(&ttd, 0.9),
+        },
+        attacks_detected: detected.len() as u64,
+    }
 }
 
 #[cfg(test)]
@@ -185,9 +219,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn matching_recall_precision_and_ttd() {
-        let truth = Truth {
+    /// One attack of one flow 10.0.0.5:50000 → 203.0.113.9:6783, window 1000..2000 (+ grace).
+    fn truth() -> Truth {
+        Truth {
             flows: vec![TruthFlow {
                 attack_id: "a1".into(),
                 stage: "c2".into(),
@@ -217,15 +251,24 @@ mod tests {
                     flows: 1,
                 }],
             }],
-        };
-        let cid = community_id(
+        }
+    }
+
+    fn c2_flow_id() -> String {
+        community_id(
             0,
             6,
             "10.0.0.5".parse().unwrap(),
             50000,
             "203.0.113.9".parse().unwrap(),
             6783,
-        );
+        )
+    }
+
+    #[test]
+    fn matching_recall_precision_and_ttd() {
+        let truth = truth();
+        let cid = c2_flow_id();
         let alerts = vec![
             alert(1030.0, "m", "10.0.0.5", "203.0.113.9", &cid), // true by flow
             alert(1500.0, "m", "10.0.0.5", "203.0.113.9", "1:other"), // true by pair + window
@@ -244,5 +287,42 @@ mod tests {
             (q.model.as_str(), q.alerts, q.recall, q.precision),
             ("quiet", 0, Some(0.0), None)
         );
+    }
+
+    #[test]
+    fn incidents_match_by_any_of_their_flows_or_by_device_and_peer() {
+        let truth = truth();
+        let incident = |ts: f64, device: &str, dst: &str, flow: &str, flows: &[&str]| Incident {
+            alert: alert(ts, incidents::MODEL, device, dst, flow),
+            id: "I1".into(),
+            flows: flows.iter().map(|f| f.to_string()).collect(),
+            models: vec!["m".into()],
+            alerts: flows.len() as u64,
+        };
+        let cid = c2_flow_id();
+        let found = [
+            // Its leading flow is benign but one of its flows is the attack's: true.
+            incident(1060.0, "10.0.0.6", "198.51.100.1", "1:benign", &["1:benign", &cid]),
+            // Device and peer of the attack within its window: true.
+            incident(1900.0, "10.0.0.5", "203.0.113.9", "1:other", &["1:other"]),
+            // Same pair, after the window and grace: false.
+            incident(2400.0, "10.0.0.5", "203.0.113.9", "1:other", &["1:other"]),
+            incident(1200.0, "10.0.0.7", "192.0.2.1", "1:x", &["1:x", "1:y"]),
+        ];
+        let m = score_incidents(&truth, &found, 4.0);
+        assert_eq!(m.model, "incidents");
+        assert_eq!((m.alerts, m.true_alerts, m.false_alerts), (4, 2, 2));
+        assert_eq!((m.precision, m.recall), (Some(0.5), Some(1.0)));
+        assert_eq!(m.false_alerts_per_device_day, 0.5);
+        // Raised 60 s after the attack's first packet.
+        assert_eq!(m.time_to_detect_s.median, Some(60.0));
+        assert_eq!(score_incidents(&truth, &[], 4.0).recall, Some(0.0));
+    }
+
+    #[test]
+    fn alerts_named_incidents_are_left_to_score_incidents() {
+        let alerts = [alert(1030.0, incidents::MODEL, "10.0.0.5", "203.0.113.9", "1:x")];
+        let s = score(&truth(), &alerts, &["m", incidents::MODEL], 1.0);
+        assert_eq!(s.iter().map(|m| m.model.as_str()).collect::<Vec<_>>(), ["m"]);
     }
 }

@@ -41,7 +41,7 @@ pub struct Scenario {
     #[serde(default)]
     pub attacks: Vec<AttackSpec>,
     #[serde(default)]
-    pub expect: Vec<Expectation>,
+    pub expect: Vec<Spanned<Expectation>>,
 }
 
 impl Scenario {
@@ -123,14 +123,18 @@ pub struct DeviceGroup {
 /// First host number used in each device subnet (.1 is the gateway, .2 the resolver).
 pub const FIRST_HOST: u32 = 10;
 
-/// A CI gate on one model's scores for this scenario.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+/// A CI gate for this scenario: on one model's scores (`model:` with the bounds below) or on
+/// the replay of the detectors' responses (`response:`), one or the other per entry.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
-    #[serde(serialize_with = "ser_spanned")]
-    pub model: Spanned<String>,
+    #[serde(default)]
+    pub model: Option<Spanned<String>>,
     #[serde(default)]
     pub min_recall: Option<f64>,
+    /// Upper bound on recall: for comparison baselines that a scenario is built to evade.
+    #[serde(default)]
+    pub max_recall: Option<f64>,
     #[serde(default)]
     pub min_precision: Option<f64>,
     #[serde(default)]
@@ -138,10 +142,42 @@ pub struct Expectation {
     /// Upper bound on the median time to detect over the scenario's attacks.
     #[serde(default)]
     pub max_time_to_detect: Option<Duration>,
+    #[serde(default)]
+    pub response: Option<Spanned<ResponseExpectation>>,
 }
 
-fn ser_spanned<S: serde::Serializer>(v: &Spanned<String>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&v.value)
+impl Expectation {
+    /// The model bounds this entry sets, by key.
+    fn model_bounds(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        for (set, key) in [
+            (self.min_recall.is_some(), "min_recall"),
+            (self.max_recall.is_some(), "max_recall"),
+            (self.min_precision.is_some(), "min_precision"),
+            (
+                self.max_false_alerts_per_device_day.is_some(),
+                "max_false_alerts_per_device_day",
+            ),
+            (self.max_time_to_detect.is_some(), "max_time_to_detect"),
+        ] {
+            if set {
+                keys.push(key);
+            }
+        }
+        keys
+    }
+}
+
+/// A CI gate on the response replay: how much attack traffic the responses would have stopped,
+/// and how many benign connections they would have cut.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseExpectation {
+    /// Lower bound on prevented / attack bytes.
+    #[serde(default)]
+    pub min_prevented_fraction: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub max_benign_connections_blocked: Option<u64>,
 }
 
 /// One problem in a scenario file, located precisely.
@@ -433,13 +469,66 @@ impl LoadedScenario {
             }
         }
 
-        for e in &s.expect {
-            for (v, what) in [(e.min_recall, "min_recall"), (e.min_precision, "min_precision")] {
-                if let Some(v) = v
-                    && !(0.0..=1.0).contains(&v)
-                {
-                    let (l, c) = loc(&e.model.referenced);
-                    at(l, c, format!("{what} must be between 0 and 1, got {v}"));
+        for entry in &s.expect {
+            let e = &entry.value;
+            match (&e.model, &e.response) {
+                (Some(_), Some(r)) => {
+                    let (l, c) = loc(&r.referenced);
+                    at(
+                        l,
+                        c,
+                        "an expectation is on one `model` or on the `response`, not both: write two entries".into(),
+                    );
+                }
+                (None, None) => {
+                    let (l, c) = loc(&entry.referenced);
+                    at(l, c, "an expectation needs `model` (or `response`)".into());
+                }
+                (Some(model), None) => {
+                    for (v, what) in [
+                        (e.min_recall, "min_recall"),
+                        (e.max_recall, "max_recall"),
+                        (e.min_precision, "min_precision"),
+                    ] {
+                        if let Some(v) = v
+                            && !(0.0..=1.0).contains(&v)
+                        {
+                            let (l, c) = loc(&model.referenced);
+                            at(l, c, format!("{what} must be between 0 and 1, got {v}"));
+                        }
+                    }
+                }
+                (None, Some(r)) => {
+                    let (l, c) = loc(&r.referenced);
+                    let stray = e.model_bounds();
+                    if !stray.is_empty() {
+                        at(
+                            l,
+                            c,
+                            format!(
+                                "{} apply to a model's scores: give them in a `model:` entry",
+                                stray.join(", ")
+                            ),
+                        );
+                    }
+                    let bounds = &r.value;
+                    if bounds.min_prevented_fraction.is_none() && bounds.max_benign_connections_blocked.is_none() {
+                        at(
+                            l,
+                            c,
+                            "`response` needs min_prevented_fraction and/or max_benign_connections_blocked".into(),
+                        );
+                    }
+                    if let Some(f) = &bounds.min_prevented_fraction
+                        && !(0.0..=1.0).contains(&f.value)
+                    {
+                        let (l, c) = loc(&f.referenced);
+                        at(
+                            l,
+                            c,
+                            format!("min_prevented_fraction must be between 0 and 1, got {}", f.value),
+                        );
+                    }
                 }
             }
         }
@@ -452,13 +541,14 @@ impl LoadedScenario {
         self.scenario
             .expect
             .iter()
-            .filter(|e| !known.contains(&e.model.value.as_str()))
-            .map(|e| ScenarioError {
+            .filter_map(|e| e.value.model.as_ref())
+            .filter(|m| !known.contains(&m.value.as_str()))
+            .map(|m| ScenarioError {
                 file: self.path.clone(),
-                line: e.model.referenced.line(),
-                column: e.model.referenced.column(),
-                key: key_path(&text, e.model.referenced.line(), e.model.referenced.column()),
-                message: format!("unknown model `{}`; known models: {}", e.model.value, known.join(", ")),
+                line: m.referenced.line(),
+                column: m.referenced.column(),
+                key: key_path(&text, m.referenced.line(), m.referenced.column()),
+                message: format!("unknown model `{}`; known models: {}", m.value, known.join(", ")),
             })
             .collect()
     }
@@ -566,5 +656,64 @@ mod tests {
         assert_eq!(key_path(y, 4, 12), "devices.count");
         assert_eq!(key_path(y, 7, 15), "attacks.dprk-macos-clickfix.victim");
         assert_eq!(key_path(y, 1, 1), "name");
+    }
+
+    const BASE: &str = "start: 2026-03-02T06:00:00Z\nduration: 1h\nnetwork:\n  internal: [10.0.0.0/16]\n\
+        devices:\n  - name: mac\n    role: macos-laptop\n    count: 1\n    subnet: 10.0.1.0/24\nexpect:\n";
+
+    fn errors(expect: &str) -> Vec<String> {
+        match LoadedScenario::parse(Path::new("x.yaml"), &format!("{BASE}{expect}")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn response_expectations() {
+        let ok = "  - model: incidents\n    min_recall: 1.0\n  - response:\n      min_prevented_fraction: 0.9\n      \
+                  max_benign_connections_blocked: 3\n";
+        let sc = LoadedScenario::parse(Path::new("x.yaml"), &format!("{BASE}{ok}")).unwrap();
+        let r = sc.scenario.expect[1].value.response.as_ref().unwrap();
+        assert_eq!(r.value.min_prevented_fraction.as_ref().map(|f| f.value), Some(0.9));
+        assert_eq!(r.value.max_benign_connections_blocked, Some(3));
+        assert!(sc.scenario.expect[1].value.model.is_none());
+
+        assert_eq!(
+            errors("  - response:\n      min_prevented_fraction: 1.5\n"),
+            [
+                "x.yaml:12:31: `expect.response.min_prevented_fraction`: min_prevented_fraction must be between 0 and 1, got 1.5"
+            ]
+        );
+        assert_eq!(
+            errors("  - response:\n      prevented_fraction: 0.9\n"),
+            [
+                "x.yaml:12:7: `expect.response.prevented_fraction`: unknown field `prevented_fraction`, expected one of \
+              min_prevented_fraction, max_benign_connections_blocked"
+            ]
+        );
+        assert_eq!(
+            errors("  - response: {}\n"),
+            [
+                "x.yaml:11:15: `expect.response`: `response` needs min_prevented_fraction and/or max_benign_connections_blocked"
+            ]
+        );
+        let both = errors("  - model: incidents\n    response:\n      min_prevented_fraction: 0.5\n");
+        assert_eq!(both.len(), 1, "{both:?}");
+        assert!(both[0].contains("not both: write two entries"), "{both:?}");
+        let stray = errors("  - response:\n      min_prevented_fraction: 0.5\n    min_recall: 1.0\n");
+        assert_eq!(stray.len(), 1, "{stray:?}");
+        assert!(
+            stray[0].ends_with("min_recall apply to a model's scores: give them in a `model:` entry"),
+            "{stray:?}"
+        );
+        assert_eq!(
+            errors("  - model: ioc-baseline\n    max_recall: 1.5\n"),
+            ["x.yaml:11:12: `expect.model`: max_recall must be between 0 and 1, got 1.5"]
+        );
+        let neither = errors("  - min_recall: 1.0\n");
+        assert_eq!(
+            neither,
+            ["x.yaml:11:5: `expect.min_recall`: an expectation needs `model` (or `response`)"]
+        );
     }
 }

@@ -9,12 +9,12 @@ use crate::common::{fixture, scratch};
 fn small_scenarios_summary_table() {
     let dir = scratch("snapshot");
     let opts = eval::run::RunOptions {
-        seed: None,
         thresholds: Default::default(),
+        seed_folders: false,
     };
     let results: Vec<_> = ["small-dprk.yaml", "small-benign.yaml"]
         .iter()
-        .map(|f| eval::run::run(&LoadedScenario::load(&fixture(f)).unwrap(), &dir, &opts).unwrap())
+        .map(|f| eval::run::run(&LoadedScenario::load(&fixture(f)).unwrap(), None, &dir, &opts).unwrap())
         .collect();
     insta::assert_snapshot!(eval::report::summary_table(&results));
 }
