@@ -52,11 +52,17 @@ pub fn default_internal() -> Vec<Cidr> {
 }
 
 /// Addresses that are neither internal nor routable destinations worth modelling
-/// (multicast, broadcast, loopback, unspecified).
+/// (multicast, broadcast, loopback, unspecified, link-local).
 pub fn is_special(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(a) => a.is_multicast() || a.is_broadcast() || a.is_loopback() || a.is_unspecified(),
-        IpAddr::V6(a) => a.is_multicast() || a.is_loopback() || a.is_unspecified(),
+        // Link-local (169.254/16, fe80::/10) never leaves the host's link: the cloud metadata
+        // service lives there, and it is nobody's external endpoint.
+        IpAddr::V4(a) => {
+            a.is_multicast() || a.is_broadcast() || a.is_loopback() || a.is_unspecified() || a.is_link_local()
+        }
+        IpAddr::V6(a) => {
+            a.is_multicast() || a.is_loopback() || a.is_unspecified() || (a.segments()[0] & 0xffc0) == 0xfe80
+        }
     }
 }
 
