@@ -14,8 +14,21 @@ pub struct Thresholds {
     pub http_post_bare_ip: PostBareIp,
     pub rare_external_endpoint: RareEndpoint,
     // -- timing models --
+    pub beacon_rare_endpoint: crate::models::beacon::Config,
+    pub rita_style_beacon: crate::models::rita_style_beacon::Config,
+    pub failed_connection_burst: crate::models::failed_burst::Config,
     // -- application-layer models --
+    pub new_user_agent: crate::models::new_user_agent::Config,
+    pub new_user_agent_bare_ip: crate::models::new_user_agent::Config,
+    pub http_posts_rare_hostname: crate::models::post_rare_host::Config,
+    pub self_signed_tls_rare_endpoint: crate::models::tls_self_signed::Config,
+    pub unsanctioned_ai: crate::models::shadow_ai::Config,
+    pub lookalike_hostname: crate::models::lookalike::Config,
     // -- network models --
+    pub unusual_data_to_new_endpoint: crate::models::unusual_volume::Config,
+    pub inbound_surge_rare_sources: crate::models::inbound_surge::Config,
+    pub metadata_service_after_inbound: crate::models::metadata_ssrf::Config,
+    pub ioc_baseline: crate::models::ioc_baseline::Config,
     pub incidents: crate::incidents::Config,
 }
 
