@@ -254,7 +254,11 @@ impl Model for InboundSurge {
             h.inbound_sources.len().saturating_sub(learned_now)
         });
         let never_public = before == 0;
-        let score = (0.55 + 0.4 * (1.0 - 1.0 / ratio) + if never_public { 0.05 } else { 0.0 }).min(0.95);
+        // Only ports that never served the outside world are counted, so many strangers finding
+        // them is an exposure in itself: the score starts high, higher still for a device that
+        // was not public at all, and grows with the surge.
+        let base = if never_public { 0.8 } else { 0.75 };
+        let score = (base + 0.4 * (1.0 - 1.0 / ratio)).min(0.98);
         if score < self.cfg.min_score {
             return;
         }
