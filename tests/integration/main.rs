@@ -8,6 +8,7 @@ mod detectors_cli;
 mod determinism;
 mod eval_cli;
 mod failed_connects;
+mod incidents;
 mod labels;
 mod office;
 mod scenario_errors;
