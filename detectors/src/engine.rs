@@ -443,7 +443,7 @@ impl Engine {
             &mut self.scratch,
         );
         self.life
-            .observe_flow_end(f.ts_first, f.id.orig, f.id.resp, f.orig_bytes());
+            .observe_flow_end(f.ts_first, f.id.orig, f.id.resp, f.id.resp_port, f.orig_bytes());
         self.flush_alerts();
     }
 

@@ -63,6 +63,8 @@ pub struct DeviceHistory {
     pub tls_fingerprints: HashMap<Arc<str>, u64>,
     /// External peers (either direction), with first-seen times.
     pub peers: HashMap<IpAddr, u64>,
+    /// Destination ports of its outbound external flows, with first-seen times.
+    pub ports: HashMap<u16, u64>,
     /// Outbound external flows: bytes sent, as ln(1 + bytes).
     pub bytes_out: Running,
     /// Outbound external bytes by hour of day (UTC).
@@ -175,11 +177,12 @@ impl Life {
     }
 
     /// A finished flow: peers, volumes and inbound exposure of the internal side(s).
-    pub fn observe_flow_end(&mut self, ts_start: u64, orig: IpAddr, resp: IpAddr, orig_bytes: u64) {
+    pub fn observe_flow_end(&mut self, ts_start: u64, orig: IpAddr, resp: IpAddr, resp_port: u16, orig_bytes: u64) {
         let (oi, ri) = (self.is_internal(orig), self.is_internal(resp));
         if oi && !ri && !is_special(resp) {
             let h = self.history(orig, ts_start);
             DeviceHistory::remember(&mut h.peers, resp, ts_start);
+            DeviceHistory::remember(&mut h.ports, resp_port, ts_start);
             h.bytes_out.add((1.0 + orig_bytes as f64).ln());
             let hour = (ts_start / 3_600_000_000_000 % 24) as usize;
             h.bytes_out_by_hour[hour] += orig_bytes;

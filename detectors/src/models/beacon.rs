@@ -506,6 +506,37 @@ mod tests {
     }
 
     #[test]
+    fn quiet_for_update_checks_and_telemetry_of_many_devices() {
+        // An OS update check every 4 h ± 10 % and a telemetry POST every 15 min, from eight
+        // devices to the same two vendor endpoints: perfectly periodic, and not rare.
+        let mut m = Beacon::new(&config());
+        let mut l = life(0);
+        let mut rng = Rng(3);
+        let mut flows = Vec::new();
+        for d in 1..=8u64 {
+            let dev = format!("10.0.2.{d}");
+            let (mut t_update, mut t_telemetry) = (T0 + d * 7 * S, T0 + d * 11 * S);
+            for i in 0..40u16 {
+                if i < 8 {
+                    flows.push(flow(t_update, &dev, 40_000 + i, "198.51.100.80", 443, 6));
+                    t_update += ((4 * 3600) as f64 * (0.9 + 0.2 * rng.next())) as u64 * S;
+                }
+                flows.push(flow(t_telemetry, &dev, 41_000 + i, "198.51.100.90", 443, 6));
+                t_telemetry += 900 * S;
+            }
+        }
+        flows.sort_by_key(|f| f.ts_first);
+        let events: Vec<Event<'_>> = flows
+            .iter()
+            .map(|f| Event::FlowStart {
+                ts: f.ts_first,
+                flow: f,
+            })
+            .collect();
+        assert!(play(&mut m, &mut l, &events).is_empty());
+    }
+
+    #[test]
     fn quiet_for_a_browser_on_a_rare_site() {
         // Page loads at irregular times (exponential gaps, mean 3 min), each opening 1–4
         // connections within a few seconds.

@@ -185,9 +185,13 @@ pub fn observe(life: &mut Life, ev: &Event<'_>) {
                 life.observe_tls_client(*ts, flow.id.orig, ja4);
             }
         }
-        Event::FlowEnd { flow, .. } => {
-            life.observe_flow_end(flow.ts_first, flow.id.orig, flow.id.resp, flow.orig_bytes())
-        }
+        Event::FlowEnd { flow, .. } => life.observe_flow_end(
+            flow.ts_first,
+            flow.id.orig,
+            flow.id.resp,
+            flow.id.resp_port,
+            flow.orig_bytes(),
+        ),
     }
 }
 

@@ -127,6 +127,20 @@ impl UnusualVolume {
     }
 }
 
+/// Probability that the device's own flows send at least `bytes`: the predictive distribution
+/// of a new ln(1 + bytes) under its baseline (Student's t with n − 1 degrees of freedom, scale
+/// sd·√(1 + 1/n)), so a short baseline is judged with the extra doubt it deserves.
+fn tail_probability(h: &DeviceHistory, bytes: u64, min_std: f64) -> f64 {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let n = h.bytes_out.n as f64;
+    let sd = h.bytes_out.std_dev().max(min_std).max(f64::MIN_POSITIVE);
+    let scale = sd * (1.0 + 1.0 / n.max(1.0)).sqrt();
+    match StudentsT::new(h.bytes_out.mean, scale, (n - 1.0).max(1.0)) {
+        Ok(t) => t.sf((1.0 + bytes as f64).ln()).clamp(0.0, 1.0),
+        Err(_) => 1.0,
+    }
+}
+
 /// z-score of `bytes` against the device's ln(1 + bytes) baseline.
 fn z_score(h: &DeviceHistory, bytes: u64, min_std: f64) -> f64 {
     let sd = h.bytes_out.std_dev().max(min_std).max(f64::MIN_POSITIVE);
@@ -220,8 +234,12 @@ impl Model for UnusualVolume {
         // Hours of day mean something only once the device has been watched for a whole day.
         let day_seen = ts.saturating_sub(h.first_seen) >= 86_400_000_000_000;
         let quiet = day_seen && total > 0 && share < self.cfg.quiet_hour_share;
+        let p = tail_probability(h, volume, self.cfg.min_std_dev);
+        // Evidence grows with how improbable the volume is for this device: 10⁻³ adds nothing,
+        // 10⁻⁹ and beyond the full 0.2.
+        let improbable = ((-p.max(1e-300).log10() - 3.0) / 6.0).clamp(0.0, 1.0);
         let score = (if host.is_none() { 0.6 } else { 0.45 }
-            + 0.2 * ((z - self.cfg.min_z) / 4.0).clamp(0.0, 1.0)
+            + 0.2 * improbable
             + if quiet { 0.1 } else { 0.0 }
             + if flows >= 2 { 0.05 } else { 0.0 })
         .min(0.95);
@@ -252,7 +270,7 @@ impl Model for UnusualVolume {
             summary: format!(
                 "{device} sent {} in {flows} flow(s) over {mins:.1} min to {dsts} destination(s) new to it and rare \
                  ({} of it to {dst}:{}/{}, {}, used by {users} device(s)); z = {z:.1} on ln(bytes) against its {} \
-                 outbound flows (typical {}){when}",
+                 outbound flows (typical {}), probability {p:.1e} under its own flow sizes{when}",
                 size(volume),
                 size(this.bytes),
                 flow.id.resp_port,
@@ -277,6 +295,25 @@ mod tests {
 
     fn model() -> UnusualVolume {
         UnusualVolume::new(&crate::config::Thresholds::default().unusual_data_to_new_endpoint)
+    }
+
+    #[test]
+    fn tail_probability_follows_the_device_baseline() {
+        let mut h = DeviceHistory::default();
+        for i in 0..40u64 {
+            // Flows of 20–100 KiB.
+            h.bytes_out.add((1.0 + (20_000 + i * 2_000) as f64).ln());
+        }
+        let typical = tail_probability(&h, 50_000, 0.5);
+        let huge = tail_probability(&h, 30 << 20, 0.5);
+        assert!(typical > 0.2, "{typical}");
+        assert!(huge < 1e-3, "{huge}");
+        // A short baseline doubts more: the same volume is less improbable.
+        let mut short = DeviceHistory::default();
+        for i in 0..4u64 {
+            short.bytes_out.add((1.0 + (20_000 + i * 20_000) as f64).ln());
+        }
+        assert!(tail_probability(&short, 30 << 20, 0.5) > huge);
     }
 
     fn upload(ts: u64, dev: &str, port: u16, dst: &str, dport: u16, up: u32) -> Flow {
