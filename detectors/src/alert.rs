@@ -22,6 +22,10 @@ pub struct Alert {
     pub dst_host: Option<String>,
     /// Community ID of the flow behind the alert.
     pub flow: String,
+    /// Community IDs of every flow the alert rests on (the beacon's attempts, say), `flow`
+    /// first; at least `flow`.
+    #[serde(default)]
+    pub flows: Vec<String>,
     /// Zeek-style uid of that flow (joins with conn.log).
     pub uid: String,
     pub summary: String,

@@ -448,7 +448,12 @@ impl Engine {
     }
 
     fn flush_alerts(&mut self) {
-        for a in self.scratch.drain(..) {
+        for mut a in self.scratch.drain(..) {
+            // Every alert lists the flows it rests on, its primary flow first.
+            if a.flows.first() != Some(&a.flow) {
+                a.flows.retain(|f| *f != a.flow);
+                a.flows.insert(0, a.flow.clone());
+            }
             *self.summary.alerts.entry(a.model.clone()).or_default() += 1;
             let r = serde_json::to_writer(&mut self.alerts, &a)
                 .map_err(std::io::Error::from)

@@ -52,15 +52,13 @@ pub struct ResponsePolicy {
     pub enforce_min_score: f64,
 }
 
-/// One line of `incidents.jsonl`: an alert's fields (so it can be scored like one) plus what
-/// the incident gathered.
+/// One line of `incidents.jsonl`: an alert's fields (so it can be scored like one; its `flows`
+/// are every flow behind the incident's alerts, capped) plus what the incident gathered.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IncidentRecord {
     #[serde(flatten)]
     pub alert: Alert,
     pub id: String,
-    /// Community ids of every flow behind the incident's alerts (capped).
-    pub flows: Vec<String>,
     pub models: Vec<String>,
     pub alerts: u64,
     pub devices: Vec<IpAddr>,
@@ -169,8 +167,10 @@ impl Correlator {
         if !o.devices.contains(&a.device) {
             o.devices.push(a.device);
         }
-        if o.flows.len() < MAX_FLOWS && !o.flows.contains(&a.flow) {
-            o.flows.push(a.flow.clone());
+        for f in std::iter::once(&a.flow).chain(&a.flows) {
+            if o.flows.len() < MAX_FLOWS && !o.flows.contains(f) {
+                o.flows.push(f.clone());
+            }
         }
         if o.endpoints.len() < 64 && !o.endpoints.iter().any(|e| e.0 == a.dst_ip && e.1 == a.dst_port) {
             o.endpoints.push((a.dst_ip, a.dst_port, a.dst_host.clone()));
@@ -242,6 +242,7 @@ impl Correlator {
         IncidentRecord {
             alert: Alert {
                 schema: SCHEMA,
+                flows: o.flows.clone(),
                 ts: trigger.ts,
                 model: "incidents".into(),
                 score: (score * 1000.0).round() / 1000.0,
@@ -262,7 +263,6 @@ impl Correlator {
                 ),
             },
             id: format!("I{}", o.id),
-            flows: o.flows.clone(),
             models,
             alerts: o.alerts,
             devices: o.devices.clone(),
@@ -317,6 +317,7 @@ mod tests {
     fn alert(ts: f64, model: &str, score: f64, device: &str, dst: &str) -> Alert {
         Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts,
             model: model.into(),
             score,

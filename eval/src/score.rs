@@ -206,6 +206,7 @@ mod tests {
     fn alert(ts: f64, model: &str, device: &str, dst: &str, flow: &str) -> Alert {
         Alert {
             schema: 1,
+            flows: Vec::new(),
             ts,
             model: model.into(),
             score: 0.5,

@@ -167,6 +167,8 @@ pub fn best_cadence(starts: &[u64], c: &Config) -> Option<Cadence> {
 struct Track {
     /// Attempt start times, oldest first, at most [`HISTORY`].
     starts: VecDeque<u64>,
+    /// Community id of each attempt in `starts`.
+    flows: VecDeque<String>,
     /// Attempts ever seen (merged), for the summary.
     attempts: u64,
     /// Time and score of the last alert.
@@ -242,8 +244,10 @@ impl Model for Beacon {
         }
         if track.starts.len() >= HISTORY {
             track.starts.pop_front();
+            track.flows.pop_front();
         }
         track.starts.push_back(ts);
+        track.flows.push_back(flow.community_id.clone());
         track.attempts += 1;
         let starts: Vec<u64> = track.starts.iter().copied().collect();
         let Some(cad) = best_cadence(&starts, &self.c) else {
@@ -261,12 +265,16 @@ impl Model for Beacon {
         }
         track.last_alert = Some((ts, cad.score));
         let attempts = track.attempts;
+        // The attempts the cadence was judged on, newest (this flow) first.
+        let judged = cad.active + cad.pauses + 1;
+        let flows: Vec<String> = track.flows.iter().rev().take(judged).cloned().collect();
         let host = match &key.1 {
             Endpoint::Host(h) => Some(h.to_string()),
             Endpoint::Ip(_) => None,
         };
         out.push(Alert {
             schema: SCHEMA,
+            flows,
             ts: secs(ts),
             model: self.name().into(),
             score: cad.score,

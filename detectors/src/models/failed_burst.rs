@@ -165,6 +165,7 @@ impl Model for FailedBurst {
         };
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(ts),
             model: self.name().into(),
             score,

@@ -277,6 +277,7 @@ impl Model for InboundSurge {
         };
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(*ts),
             model: self.name().into(),
             score,

@@ -180,6 +180,7 @@ impl IocBaseline {
         let dst_host = life.hostname(device, other).map(|h| h.to_string());
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(ts),
             model: "ioc-baseline".into(),
             score: ind.score,

@@ -337,6 +337,7 @@ impl Lookalike {
         self.cooldown.fired(key, ts);
         Some(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(ts),
             model: "lookalike-hostname".into(),
             score: found.score,

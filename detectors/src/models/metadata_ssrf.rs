@@ -252,6 +252,7 @@ impl MetadataSsrf {
         };
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(ts),
             model: self.name().into(),
             score,

@@ -23,9 +23,9 @@ pub mod tls_self_signed;
 pub mod inbound_surge;
 pub mod ioc_baseline;
 pub mod metadata_ssrf;
-pub mod unusual_volume;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod unusual_volume;
 
 use crate::alert::Alert;
 use crate::config::Thresholds;

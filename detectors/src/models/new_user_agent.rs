@@ -201,6 +201,7 @@ impl Model for NewUserAgent {
         let host = resolved.clone().or_else(|| request.host.as_deref().and_then(dns_name));
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(*ts),
             model: self.name().into(),
             score,

@@ -74,6 +74,7 @@ impl Model for PostToBareIp {
         self.last.insert(key, *ts);
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(*ts),
             model: self.name().into(),
             score,

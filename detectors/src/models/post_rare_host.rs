@@ -129,6 +129,7 @@ impl Model for PostsToRareHost {
         self.cooldown.fired(key, *ts);
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(*ts),
             model: self.name().into(),
             score: score.min(1.0),

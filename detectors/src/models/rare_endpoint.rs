@@ -75,6 +75,7 @@ impl Model for RareEndpoint {
         };
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(*ts),
             model: self.name().into(),
             score,

@@ -272,6 +272,7 @@ impl Model for RitaStyleBeacon {
         p.last_alert = Some(ts);
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(ts),
             model: self.name().into(),
             score: r.score,

@@ -217,6 +217,7 @@ impl ShadowAi {
         let name = host_of(&endpoint, request.host.as_deref());
         Some(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(ts),
             model: "unsanctioned-ai".into(),
             score: score.min(1.0),
@@ -261,6 +262,7 @@ impl ShadowAi {
         let name = host_of(&endpoint, sni.as_deref());
         Some(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(ts),
             model: "unsanctioned-ai".into(),
             score: score.min(1.0),

@@ -198,6 +198,7 @@ impl Model for SelfSignedTls {
         };
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(*ts),
             model: self.name().into(),
             score: score.min(1.0),

@@ -261,6 +261,7 @@ impl Model for UnusualVolume {
         };
         out.push(Alert {
             schema: SCHEMA,
+            flows: Vec::new(),
             ts: secs(*ts),
             model: self.name().into(),
             score,
