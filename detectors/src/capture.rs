@@ -170,6 +170,11 @@ impl CaptureReader {
         Ok(())
     }
 
+    /// The file being read.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
     /// Packet records read so far.
     pub fn records(&self) -> u64 {
         self.state.record

@@ -178,7 +178,7 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
         let path = path.to_owned();
         move |source| RunError::Io { path, source }
     };
-    let mut reader = CaptureReader::open(capture).map_err(RunError::Open)?;
+    let reader = CaptureReader::open(capture).map_err(RunError::Open)?;
     std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
     let alerts_path = out_dir.join("alerts.jsonl");
     let alerts = BufWriter::new(File::create(&alerts_path).map_err(io(&alerts_path))?);
@@ -209,8 +209,70 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
         http_done: Vec::new(),
         dns_done: Vec::new(),
     };
-    let outcome = reader.for_each(|frame| engine.frame(frame));
+    let outcome = read_ahead(reader, |frame| engine.frame(frame));
     engine.finish(outcome.err())
+}
+
+/// Frames copied out of the reader's buffer, to cross to the analysing thread in bulk.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    /// (ts, linktype, orig_len, record, end offset in `bytes`)
+    frames: Vec<(u64, pcap_parser::Linktype, u32, u64, usize)>,
+}
+
+/// Frames per batch: large enough that the channel costs nothing per packet, small enough that
+/// memory stays a few MiB.
+const BATCH_FRAMES: usize = 4096;
+
+/// Reads the capture on a second thread while `f` analyses on this one, in order: reading
+/// (system calls, pcapng parsing) is about a third of the work, and the two overlap on a
+/// multi-core machine. Output is identical to a single-threaded read; memory is bounded by the
+/// channel's few batches in flight.
+fn read_ahead(mut reader: CaptureReader, mut f: impl FnMut(&Frame<'_>)) -> Result<(), CaptureError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(4);
+    let (back_tx, back_rx) = std::sync::mpsc::channel::<Batch>();
+    let file = reader.file().to_owned();
+    let handle = std::thread::spawn(move || {
+        let mut batch = Batch::default();
+        let outcome = reader.for_each(|frame| {
+            batch.bytes.extend_from_slice(frame.data);
+            batch.frames.push((frame.ts, frame.linktype, frame.orig_len, frame.record, batch.bytes.len()));
+            if batch.frames.len() >= BATCH_FRAMES {
+                let mut next = back_rx.try_recv().unwrap_or_default();
+                next.bytes.clear();
+                next.frames.clear();
+                // The analysing side only goes away on a panic; stop reading then.
+                let _ = tx.send(std::mem::replace(&mut batch, next));
+            }
+        });
+        if !batch.frames.is_empty() {
+            let _ = tx.send(batch);
+        }
+        outcome
+    });
+    for batch in rx.iter() {
+        let mut start = 0;
+        for &(ts, linktype, orig_len, record, end) in &batch.frames {
+            f(&Frame {
+                ts,
+                linktype,
+                data: &batch.bytes[start..end],
+                orig_len,
+                record,
+            });
+            start = end;
+        }
+        let _ = back_tx.send(batch);
+    }
+    handle.join().unwrap_or_else(|_| {
+        Err(CaptureError {
+            file,
+            offset: 0,
+            record: 0,
+            what: "the capture reader thread failed".into(),
+        })
+    })
 }
 
 fn dispatch(models: &mut [Box<dyn Model>], life: &Life, ev: &Event<'_>, out: &mut Vec<Alert>) {
