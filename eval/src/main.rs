@@ -39,6 +39,10 @@ struct Args {
     /// Thresholds file for the detectors (default: detectors/thresholds.yaml, built in).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Delete each run's capture.pcapng once it is scored (keeps logs, alerts and truth): many
+    /// seeds of the larger scenarios otherwise take gigabytes.
+    #[arg(long)]
+    discard_captures: bool,
 }
 
 fn main() -> ExitCode {
@@ -92,6 +96,7 @@ fn main() -> ExitCode {
     let opts = RunOptions {
         thresholds,
         seed_folders: several,
+        discard_captures: args.discard_captures,
     };
     let outcomes: Vec<_> = runs
         .par_iter()

@@ -43,6 +43,8 @@ pub struct RunOptions {
     /// Several seeds run: each run goes to `<out>/<scenario>/seed-<n>/` rather than
     /// `<out>/<scenario>/`.
     pub seed_folders: bool,
+    /// Delete each run's capture once it is scored (many seeds of big scenarios take GBs).
+    pub discard_captures: bool,
 }
 
 /// Runs `sc` with `seed` (default: the scenario's own) into a folder of `out_root`.
@@ -90,6 +92,10 @@ pub fn run(sc: &LoadedScenario, seed: Option<u64>, out_root: &Path, opts: &RunOp
     models.push(score_incidents(&truth, &incidents, device_days));
     let response = response::replay(&truth, &conns, &responses);
     let expect = check(sc, &models, &response);
+    if opts.discard_captures {
+        std::fs::remove_file(&sim.capture)
+            .with_context(|| format!("{}: cannot delete {}", sc.name, sim.capture.display()))?;
+    }
     Ok(ScenarioResult {
         name: sc.name.clone(),
         file: sc.path.display().to_string(),

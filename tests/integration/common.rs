@@ -14,9 +14,27 @@ pub fn fixture(name: &str) -> PathBuf {
     repo().join("tests/fixtures").join(name)
 }
 
-/// A fresh, empty scratch folder for one test.
+/// A fresh, empty scratch folder for one test, under `<tmp>/netbehave-tests/<pid>/`. The first
+/// call of a test process removes the folders of earlier processes that are gone, so captures
+/// from past runs (gigabytes over a few runs) do not pile up.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("netbehave-test-{}-{name}", std::process::id()));
+    static CLEAN: std::sync::Once = std::sync::Once::new();
+    let root = std::env::temp_dir().join("netbehave-tests");
+    CLEAN.call_once(|| {
+        if let Ok(entries) = std::fs::read_dir(&root) {
+            for e in entries.flatten() {
+                let alive = e
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok())
+                    .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                if !alive {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+    });
+    let dir = root.join(std::process::id().to_string()).join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create scratch dir");
     dir

@@ -24,7 +24,7 @@ fn incidents_hold_over_five_seeds() {
     let out = scratch("incidents-5-seeds");
     let o = Command::new(env!("CARGO_BIN_EXE_eval"))
         .arg(repo().join("scenarios"))
-        .args(["--seeds", "1-5", "--out"])
+        .args(["--seeds", "1-5", "--discard-captures", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -62,4 +62,5 @@ fn incidents_hold_over_five_seeds() {
     dprk_ttd.sort_by(f64::total_cmp);
     assert_eq!(dprk_ttd.len(), 5);
     assert!(dprk_ttd[2] <= 300.0, "median time to detect {dprk_ttd:?}");
+    let _ = std::fs::remove_dir_all(&out);
 }

@@ -11,6 +11,7 @@ fn small_scenarios_summary_table() {
     let opts = eval::run::RunOptions {
         thresholds: Default::default(),
         seed_folders: false,
+        discard_captures: false,
     };
     let results: Vec<_> = ["small-dprk.yaml", "small-benign.yaml"]
         .iter()
