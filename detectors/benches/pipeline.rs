@@ -268,7 +268,9 @@ fn mib(k: Option<u64>) -> String {
 /// The pipeline against tshark on the same capture, and peak memory against capture size.
 fn compare(capture: &Path, frames: u64, double: Option<&Path>) {
     let dir = scratch();
-    println!("\ndetectors pipeline (release CLI, every model, default options, best of two runs; capture read on a second thread):");
+    println!(
+        "\ndetectors pipeline (release CLI, every model, default options, best of two runs; capture read on a second thread):"
+    );
     let (secs, rss1) = cli_best_of_two(capture, &dir.join("1x"));
     let rate = frames as f64 / secs;
     println!(

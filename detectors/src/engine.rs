@@ -237,7 +237,13 @@ fn read_ahead(mut reader: CaptureReader, mut f: impl FnMut(&Frame<'_>)) -> Resul
         let mut batch = Batch::default();
         let outcome = reader.for_each(|frame| {
             batch.bytes.extend_from_slice(frame.data);
-            batch.frames.push((frame.ts, frame.linktype, frame.orig_len, frame.record, batch.bytes.len()));
+            batch.frames.push((
+                frame.ts,
+                frame.linktype,
+                frame.orig_len,
+                frame.record,
+                batch.bytes.len(),
+            ));
             if batch.frames.len() >= BATCH_FRAMES {
                 let mut next = back_rx.try_recv().unwrap_or_default();
                 next.bytes.clear();

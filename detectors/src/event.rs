@@ -24,11 +24,7 @@ pub enum Event<'a> {
     },
     /// A TLS handshake was seen through (established, failed, or the flow ended first): SNI,
     /// versions, fingerprints and, up to TLS 1.2, the server's certificates.
-    Tls {
-        ts: u64,
-        flow: &'a Flow,
-        info: &'a TlsInfo,
-    },
+    Tls { ts: u64, flow: &'a Flow, info: &'a TlsInfo },
     /// A flow ended (closed, timed out, or end of capture).
     FlowEnd { ts: u64, flow: &'a Flow },
 }

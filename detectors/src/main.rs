@@ -69,7 +69,9 @@ fn main() -> ExitCode {
         internal,
         learning_secs: args.learning,
         thresholds,
-        zeek_logs: args.zeek_logs.then_some(if args.json { LogFormat::Json } else { LogFormat::Tsv }),
+        zeek_logs: args
+            .zeek_logs
+            .then_some(if args.json { LogFormat::Json } else { LogFormat::Tsv }),
     };
     match detectors::run(&args.capture, &args.out, &opts) {
         Ok(summary) => {

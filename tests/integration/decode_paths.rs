@@ -54,7 +54,10 @@ fn fast_path_equals_reference_path() {
         }
     }
     eprintln!("corpus: fast path took {fast} of {total} frames");
-    assert!(total > 10_000 && fast > total / 2, "fast path took {fast} of {total} corpus frames");
+    assert!(
+        total > 10_000 && fast > total / 2,
+        "fast path took {fast} of {total} corpus frames"
+    );
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -60,7 +60,14 @@ pub(super) fn decode(ts: u64, linktype: Linktype, data: &[u8]) -> Option<Packet<
             if plen == 0 {
                 return None;
             }
-            (IpAddr::V6(Ipv6Addr::from(src)), IpAddr::V6(Ipv6Addr::from(dst)), next, 40, plen + 40, plen)
+            (
+                IpAddr::V6(Ipv6Addr::from(src)),
+                IpAddr::V6(Ipv6Addr::from(dst)),
+                next,
+                40,
+                plen + 40,
+                plen,
+            )
         }
         _ => return None,
     };

@@ -5,12 +5,12 @@
 
 use std::net::IpAddr;
 
+use etherparse::err::Layer;
+use etherparse::err::packet::SliceError;
 use etherparse::{
     EtherType, Icmpv4Slice, Icmpv6Slice, Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice,
     UdpSlice,
 };
-use etherparse::err::Layer;
-use etherparse::err::packet::SliceError;
 use pcap_parser::Linktype;
 
 use crate::defrag::{Datagram, FragKey, Fragment};

@@ -318,7 +318,11 @@ impl HttpConn {
         requests: &mut Vec<Request>,
         done: &mut Vec<Transaction>,
     ) {
-        let Segment { seq, captured, wire_len } = segment;
+        let Segment {
+            seq,
+            captured,
+            wire_len,
+        } = segment;
         if self.not_http {
             return;
         }

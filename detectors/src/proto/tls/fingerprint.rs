@@ -2,7 +2,6 @@
 //! (FoxIO, `technical_details/JA4.md`). GREASE values (RFC 8701, `0x?a?a`) are ignored
 //! everywhere, as both specifications require.
 
-
 use md5::{Digest, Md5};
 use sha2::Sha256;
 
