@@ -281,10 +281,13 @@ fn read_ahead(mut reader: CaptureReader, mut f: impl FnMut(&Frame<'_>)) -> Resul
     })
 }
 
-fn dispatch(models: &mut [Box<dyn Model>], life: &Life, ev: &Event<'_>, out: &mut Vec<Alert>) {
+/// Every model judges the event against the pattern of life as it was; then the pattern of
+/// life learns the event.
+fn dispatch(models: &mut [Box<dyn Model>], life: &mut Life, ev: &Event<'_>, out: &mut Vec<Alert>) {
     for m in models.iter_mut() {
         m.on_event(ev, life, out);
     }
+    life.observe(ev);
 }
 
 impl Engine {
@@ -350,7 +353,6 @@ impl Engine {
         if update.new {
             let flow = table.get(update.flow);
             dispatch(models, life, &Event::FlowStart { ts: p.ts, flow }, scratch);
-            life.observe_flow_start(p.ts, flow.id.orig, flow.id.resp);
         }
         if p.proto == 6 && p.payload_len > 0 {
             let flow = table.get_mut(update.flow);
@@ -380,9 +382,6 @@ impl Engine {
                         },
                         scratch,
                     );
-                    if let Some(ua) = &request.user_agent {
-                        life.observe_user_agent(p.ts, flow.id.orig, ua);
-                    }
                 }
                 if let Some(logs) = logs {
                     for tx in http_done.drain(..) {
@@ -408,9 +407,6 @@ impl Engine {
                         if let Some(session) = &flow.app.tls {
                             let info = session.info();
                             dispatch(models, life, &Event::Tls { ts: p.ts, flow, info }, scratch);
-                            if let Some(ja4) = &info.ja4 {
-                                life.observe_tls_client(p.ts, flow.id.orig, ja4);
-                            }
                         }
                     }
                 }
@@ -450,7 +446,6 @@ impl Engine {
                             },
                             scratch,
                         );
-                        life.observe_dns(p.dst, name, &addrs);
                     }
                 }
             }
@@ -493,25 +488,20 @@ impl Engine {
             let info = session.info();
             dispatch(
                 &mut self.models,
-                &self.life,
+                &mut self.life,
                 &Event::Tls { ts, flow: &f, info },
                 &mut self.scratch,
             );
-            if let Some(ja4) = &info.ja4 {
-                self.life.observe_tls_client(ts, f.id.orig, ja4);
-            }
         }
         dispatch(
             &mut self.models,
-            &self.life,
+            &mut self.life,
             &Event::FlowEnd {
                 ts: now.max(f.ts_last),
                 flow: &f,
             },
             &mut self.scratch,
         );
-        self.life
-            .observe_flow_end(f.ts_first, f.id.orig, f.id.resp, f.id.resp_port, f.orig_bytes());
         self.flush_alerts();
     }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::event::Event;
 use crate::net::{Cidr, is_special};
 
 /// An external endpoint as the organisation knows it: by name when a device resolved one.
@@ -192,6 +193,34 @@ impl Life {
             h.inbound_flows += 1;
             h.first_inbound.get_or_insert(ts_start);
             DeviceHistory::remember(&mut h.inbound_sources, orig, ts_start);
+        }
+    }
+
+    /// Learns what an event shows, after the models have judged it against the past. The one
+    /// place that maps events to the pattern of life: the engine and the model tests share it.
+    pub fn observe(&mut self, ev: &Event<'_>) {
+        match ev {
+            Event::FlowStart { ts, flow } => self.observe_flow_start(*ts, flow.id.orig, flow.id.resp),
+            Event::DnsAnswer {
+                device, name, addrs, ..
+            } => self.observe_dns(*device, name, addrs),
+            Event::HttpRequest { ts, flow, request } => {
+                if let Some(ua) = &request.user_agent {
+                    self.observe_user_agent(*ts, flow.id.orig, ua);
+                }
+            }
+            Event::Tls { ts, flow, info } => {
+                if let Some(ja4) = &info.ja4 {
+                    self.observe_tls_client(*ts, flow.id.orig, ja4);
+                }
+            }
+            Event::FlowEnd { flow, .. } => self.observe_flow_end(
+                flow.ts_first,
+                flow.id.orig,
+                flow.id.resp,
+                flow.id.resp_port,
+                flow.orig_bytes(),
+            ),
         }
     }
 

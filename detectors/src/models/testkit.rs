@@ -163,36 +163,9 @@ pub fn play(model: &mut dyn Model, life: &mut Life, events: &[Event<'_>]) -> Vec
     for ev in events {
         life.observe_packet(ev.ts());
         model.on_event(ev, life, &mut out);
-        observe(life, ev);
+        life.observe(ev);
     }
     out
-}
-
-/// What the engine records in the pattern of life after the models saw `ev`.
-pub fn observe(life: &mut Life, ev: &Event<'_>) {
-    match ev {
-        Event::FlowStart { ts, flow } => life.observe_flow_start(*ts, flow.id.orig, flow.id.resp),
-        Event::DnsAnswer {
-            device, name, addrs, ..
-        } => life.observe_dns(*device, name, addrs),
-        Event::HttpRequest { ts, flow, request } => {
-            if let Some(ua) = &request.user_agent {
-                life.observe_user_agent(*ts, flow.id.orig, ua);
-            }
-        }
-        Event::Tls { ts, flow, info } => {
-            if let Some(ja4) = &info.ja4 {
-                life.observe_tls_client(*ts, flow.id.orig, ja4);
-            }
-        }
-        Event::FlowEnd { flow, .. } => life.observe_flow_end(
-            flow.ts_first,
-            flow.id.orig,
-            flow.id.resp,
-            flow.id.resp_port,
-            flow.orig_bytes(),
-        ),
-    }
 }
 
 #[cfg(test)]
