@@ -74,8 +74,7 @@ struct Engine {
     defrag: Defrag,
     life: Life,
     models: Vec<Box<dyn Model>>,
-    alerts: BufWriter<File>,
-    alerts_path: PathBuf,
+    alerts: JsonLines,
     correlator: Correlator,
     incidents: JsonLines,
     responses: JsonLines,
@@ -181,7 +180,7 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
     let reader = CaptureReader::open(capture).map_err(RunError::Open)?;
     std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
     let alerts_path = out_dir.join("alerts.jsonl");
-    let alerts = BufWriter::new(File::create(&alerts_path).map_err(io(&alerts_path))?);
+    let alerts = JsonLines::create(alerts_path.clone())?;
     let logs = match opts.zeek_logs {
         Some(format) => Some(Logs::create(out_dir, format)?),
         None => None,
@@ -192,7 +191,6 @@ pub fn run(capture: &Path, out_dir: &Path, opts: &Options) -> Result<Summary, Ru
         life: Life::new(opts.internal.clone(), opts.learning_secs.saturating_mul(1_000_000_000)),
         models: models::all(&opts.thresholds),
         alerts,
-        alerts_path: alerts_path.clone(),
         correlator: Correlator::new(&opts.thresholds.incidents),
         incidents: JsonLines::create(out_dir.join("incidents.jsonl"))?,
         responses: JsonLines::create(out_dir.join("responses.jsonl"))?,
@@ -513,15 +511,7 @@ impl Engine {
                 a.flows.insert(0, a.flow.clone());
             }
             *self.summary.alerts.entry(a.model.clone()).or_default() += 1;
-            let r = serde_json::to_writer(&mut self.alerts, &a)
-                .map_err(std::io::Error::from)
-                .and_then(|()| self.alerts.write_all(b"\n"));
-            if let Err(e) = r {
-                self.io_error.get_or_insert(RunError::Io {
-                    path: self.alerts_path.clone(),
-                    source: e,
-                });
-            }
+            self.alerts.write(&a, &mut self.io_error);
             if let Some((incident, responses)) = self.correlator.on_alert(&a) {
                 self.summary.incidents += 1;
                 self.incidents.write(&incident, &mut self.io_error);
@@ -543,8 +533,7 @@ impl Engine {
         if let Some(e) = self.io_error {
             return Err(e);
         }
-        let path = self.alerts_path.clone();
-        self.alerts.flush().map_err(|source| RunError::Io { path, source })?;
+        self.alerts.finish()?;
         self.incidents.finish()?;
         self.responses.finish()?;
         if let Some(logs) = self.logs {

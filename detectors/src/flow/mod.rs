@@ -49,33 +49,18 @@ struct Key {
 }
 
 impl Key {
-    fn of_flow(id: &FlowId) -> Key {
-        let a = (id.orig, id.orig_port);
-        let b = (id.resp, id.resp_port);
+    /// The same key whichever endpoint is given first.
+    fn new(a: (IpAddr, u16), b: (IpAddr, u16), proto: u8) -> Key {
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        Key {
-            lo,
-            hi,
-            proto: id.proto,
-        }
+        Key { lo, hi, proto }
+    }
+
+    fn of_flow(id: &FlowId) -> Key {
+        Key::new((id.orig, id.orig_port), (id.resp, id.resp_port), id.proto)
     }
 
     fn of(p: &Packet<'_>) -> Key {
-        let a = (p.src, p.src_port);
-        let b = (p.dst, p.dst_port);
-        if a <= b {
-            Key {
-                lo: a,
-                hi: b,
-                proto: p.proto,
-            }
-        } else {
-            Key {
-                lo: b,
-                hi: a,
-                proto: p.proto,
-            }
-        }
+        Key::new((p.src, p.src_port), (p.dst, p.dst_port), p.proto)
     }
 }
 

@@ -249,8 +249,8 @@ impl Model for Beacon {
         track.starts.push_back(ts);
         track.flows.push_back(flow.community_id.clone());
         track.attempts += 1;
-        let starts: Vec<u64> = track.starts.iter().copied().collect();
-        let Some(cad) = best_cadence(&starts, &self.c) else {
+        // Judged in place: no copy per connection.
+        let Some(cad) = best_cadence(track.starts.make_contiguous(), &self.c) else {
             return;
         };
         if cad.score < self.c.min_score {

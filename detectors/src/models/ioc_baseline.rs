@@ -20,6 +20,7 @@ use crate::event::Event;
 use crate::flow::Flow;
 use crate::life::Life;
 use crate::models::Model;
+use crate::models::cooldown::Cooldown;
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -130,9 +131,8 @@ const MAX_COOLDOWNS: usize = 65_536;
 
 pub struct IocBaseline {
     min_score: f64,
-    cooldown_ns: u64,
     ips: HashMap<IpAddr, usize>,
-    last: HashMap<(IpAddr, usize), u64>,
+    cooldown: Cooldown<(IpAddr, usize)>,
 }
 
 impl IocBaseline {
@@ -145,9 +145,8 @@ impl IocBaseline {
             .collect();
         IocBaseline {
             min_score: t.min_score,
-            cooldown_ns: t.cooldown_secs.saturating_mul(1_000_000_000),
             ips,
-            last: HashMap::new(),
+            cooldown: Cooldown::new(t.cooldown_secs, MAX_COOLDOWNS),
         }
     }
 
@@ -165,18 +164,10 @@ impl IocBaseline {
             return;
         };
         let key = (device, n);
-        if self
-            .last
-            .get(&key)
-            .is_some_and(|&t| ts.saturating_sub(t) < self.cooldown_ns)
-        {
+        if self.cooldown.cooling(&key, ts) {
             return;
         }
-        if self.last.len() >= MAX_COOLDOWNS {
-            let cooldown = self.cooldown_ns;
-            self.last.retain(|_, t| ts.saturating_sub(*t) < cooldown);
-        }
-        self.last.insert(key, ts);
+        self.cooldown.fired(key, ts);
         let dst_host = life.hostname(device, other).map(|h| h.to_string());
         out.push(Alert {
             schema: SCHEMA,

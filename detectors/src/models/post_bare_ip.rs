@@ -6,7 +6,6 @@
 //! `curl` POSTs to `/api/daemon`). Benign look-alikes — OCSP and telemetry POSTs, printers
 //! phoning home — go to named hosts and stay quiet.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::alert::{Alert, SCHEMA, secs};
@@ -14,19 +13,21 @@ use crate::config::PostBareIp;
 use crate::event::Event;
 use crate::life::Life;
 use crate::models::Model;
+use crate::models::cooldown::Cooldown;
+
+/// Most (device, destination) cooldowns remembered: bounded memory whatever the capture.
+const MAX_COOLDOWNS: usize = 65_536;
 
 pub struct PostToBareIp {
     min_score: f64,
-    cooldown_ns: u64,
-    last: HashMap<(IpAddr, IpAddr, u16), u64>,
+    cooldown: Cooldown<(IpAddr, IpAddr, u16)>,
 }
 
 impl PostToBareIp {
     pub fn new(t: &PostBareIp) -> Self {
         PostToBareIp {
             min_score: t.min_score,
-            cooldown_ns: t.cooldown_secs.saturating_mul(1_000_000_000),
-            last: HashMap::new(),
+            cooldown: Cooldown::new(t.cooldown_secs, MAX_COOLDOWNS),
         }
     }
 }
@@ -64,14 +65,10 @@ impl Model for PostToBareIp {
             return;
         }
         let key = (device, dst, flow.id.resp_port);
-        if self
-            .last
-            .get(&key)
-            .is_some_and(|&t| ts.saturating_sub(t) < self.cooldown_ns)
-        {
+        if self.cooldown.cooling(&key, *ts) {
             return;
         }
-        self.last.insert(key, *ts);
+        self.cooldown.fired(key, *ts);
         out.push(Alert {
             schema: SCHEMA,
             flows: Vec::new(),

@@ -4,7 +4,6 @@
 //! A weak signal on its own — the long tail of benign sites is rare too — which is why its
 //! score is modest and why incidents combine it with others.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::alert::{Alert, SCHEMA, secs};
@@ -12,12 +11,15 @@ use crate::config::RareEndpoint as Config;
 use crate::event::Event;
 use crate::life::{Endpoint, Life};
 use crate::models::Model;
+use crate::models::cooldown::Cooldown;
+
+/// Most (device, destination) cooldowns remembered: bounded memory whatever the capture.
+const MAX_COOLDOWNS: usize = 65_536;
 
 pub struct RareEndpoint {
     max_devices: usize,
     min_score: f64,
-    cooldown_ns: u64,
-    last: HashMap<(IpAddr, Endpoint), u64>,
+    cooldown: Cooldown<(IpAddr, Endpoint)>,
 }
 
 impl RareEndpoint {
@@ -25,8 +27,7 @@ impl RareEndpoint {
         RareEndpoint {
             max_devices: t.max_devices,
             min_score: t.min_score,
-            cooldown_ns: t.cooldown_secs.saturating_mul(1_000_000_000),
-            last: HashMap::new(),
+            cooldown: Cooldown::new(t.cooldown_secs, MAX_COOLDOWNS),
         }
     }
 }
@@ -61,14 +62,10 @@ impl Model for RareEndpoint {
             return;
         }
         let key = (device, endpoint.clone());
-        if self
-            .last
-            .get(&key)
-            .is_some_and(|&t| ts.saturating_sub(t) < self.cooldown_ns)
-        {
+        if self.cooldown.cooling(&key, *ts) {
             return;
         }
-        self.last.insert(key, *ts);
+        self.cooldown.fired(key, *ts);
         let host = match &endpoint {
             Endpoint::Host(h) => Some(h.to_string()),
             Endpoint::Ip(_) => None,

@@ -21,6 +21,8 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
+use super::hex_lower;
+
 /// Most certificates remembered per thread (cleared when full: bounded memory).
 const CACHE_MAX: usize = 2048;
 
@@ -250,16 +252,6 @@ fn der_length(b: &[u8]) -> Option<(usize, usize)> {
         len = (len << 8) | *byte as usize;
     }
     Some((len, 1 + n))
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    out
 }
 
 /// OpenSSL's `i2a_ASN1_INTEGER`: upper-case hex of the magnitude, without the sign byte.

@@ -6,14 +6,13 @@ use md5::{Digest, Md5};
 use sha2::Sha256;
 
 use super::hello::{ClientHello, EXT_ALPN, EXT_SERVER_NAME, ServerHello};
+use super::{HEX, hex_lower};
 
 /// RFC 8701 GREASE: both bytes equal, low nibble 0xa.
 pub(crate) fn is_grease(v: u16) -> bool {
     let [hi, lo] = v.to_be_bytes();
     hi == lo && lo & 0x0f == 0x0a
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Decimal without `fmt` machinery: this runs for every ClientHello in the capture.
 fn push_decimal(out: &mut String, v: u16) {
@@ -44,17 +43,8 @@ fn join_decimal(values: impl Iterator<Item = u16>) -> String {
     out
 }
 
-fn hex_digest(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    out
-}
-
 fn md5_hex(s: &str) -> String {
-    hex_digest(&Md5::digest(s.as_bytes()))
+    hex_lower(&Md5::digest(s.as_bytes()))
 }
 
 /// `SSLVersion,Ciphers,Extensions,EllipticCurves,EllipticCurvePointFormats`.
@@ -116,7 +106,7 @@ fn ja4_alpn(first: Option<&[u8]>) -> String {
     if a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric() {
         return format!("{}{}", a as char, z as char);
     }
-    let hex = hex_digest(v);
+    let hex = hex_lower(v);
     let mut chars = hex.chars();
     format!("{}{}", chars.next().unwrap_or('0'), chars.next_back().unwrap_or('0'))
 }
@@ -126,7 +116,7 @@ fn ja4_hash(list: &str) -> String {
     if list.is_empty() {
         return "000000000000".to_string();
     }
-    let mut h = hex_digest(&Sha256::digest(list.as_bytes()));
+    let mut h = hex_lower(&Sha256::digest(list.as_bytes()));
     h.truncate(12);
     h
 }

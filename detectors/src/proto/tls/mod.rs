@@ -43,6 +43,19 @@ pub use names::{alert_name, cipher_name, curve_name, version_name};
 pub use record::TlsDirection;
 
 use hello::SessionId;
+
+/// Lower-case hex digits (fingerprints and certificate hashes are printed without `fmt`: this
+/// runs for every handshake in the capture).
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn hex_lower(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
 use record::{Body, CONTENT_ALERT, CONTENT_CHANGE_CIPHER_SPEC, CONTENT_HANDSHAKE, Sink};
 
 /// Zeek's `SSL::max_ssl_history_length`.
